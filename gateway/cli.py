@@ -1,0 +1,182 @@
+"""
+The ``smsgw`` command line for administration: ``smsgw account add|set|del|list``.
+
+Accounts live in Redis, so the commands work against a running gateway's
+store (``--redis-url``, default ``$SMSGW_REDIS_URL`` or the local Redis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from decimal import Decimal, InvalidOperation
+
+from twisted.internet import defer, task
+
+from gateway.store.accounts import AccountExists, AccountStore, NoSuchAccount, account_from_config
+
+__all__ = ["main", "build_parser", "run"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+#: account options: (flag, config key, parser)
+_OPTIONS = [
+    ("--password", "password", str),
+    ("--api-key", "api_keys", str),          # repeatable
+    ("--throughput", "throughput", int),
+    ("--max-connections", "max_connections", int),
+    ("--allowed-ip", "allowed_ips", str),    # repeatable
+    ("--system-type", "system_type", str),
+    ("--dedup-window", "dedup_window", int),
+    ("--blacklist", "blacklist", str),       # repeatable
+    ("--forbidden-word", "forbidden_words", str),  # repeatable
+    ("--tariff", "tariff", str),             # "7:1.50,380:2"
+    ("--dlr-url", "dlr_url", str),
+    ("--mo-url", "mo_url", str),
+    ("--callback-method", "callback_method", str),
+    ("--allowed-sender", "allowed_senders", str),  # repeatable
+    ("--quiet-hours", "quiet_hours", str),
+    ("--timezone", "timezone", str),
+    ("--default-region", "default_region", str),
+]
+_LISTS = {"api_keys", "allowed_ips", "blacklist", "forbidden_words", "allowed_senders"}
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a decimal number: {text!r}") from None
+
+
+def _tariff(text: str) -> dict:
+    prices = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        prefix, _, price = item.partition(":")
+        if not prefix.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"expected prefix:price, got {item!r}")
+        prices[prefix.strip()] = _decimal(price.strip())
+    return prices
+
+
+def _account_options(parser: argparse.ArgumentParser) -> None:
+    for flag, key, kind in _OPTIONS:
+        if key in _LISTS:
+            parser.add_argument(flag, dest=key, action="append", type=kind)
+        else:
+            parser.add_argument(flag, dest=key, type=_tariff if key == "tariff" else kind)
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    state.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    parser.add_argument("--balance", type=_decimal, help="balance; 'none' is not accepted: use --unlimited")
+    parser.add_argument("--unlimited", action="store_true", help="remove the balance limit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsgw", description="smsgw administration")
+    parser.add_argument("--redis-url", default=os.environ.get("SMSGW_REDIS_URL", DEFAULT_URL))
+    commands = parser.add_subparsers(dest="command", required=True)
+    account = commands.add_parser("account", help="manage client accounts")
+    actions = account.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="create an account")
+    add.add_argument("name")
+    _account_options(add)
+    change = actions.add_parser("set", help="change an account")
+    change.add_argument("name")
+    _account_options(change)
+    remove = actions.add_parser("del", help="delete an account")
+    remove.add_argument("name")
+    listing = actions.add_parser("list", help="list accounts")
+    listing.add_argument("--json", action="store_true", help="one JSON object per account")
+    return parser
+
+
+def _given(args) -> dict:
+    """The account options given on the command line, as config-typed values."""
+    changes = {key: getattr(args, key) for _, key, _ in _OPTIONS if getattr(args, key) is not None}
+    if args.enabled is not None:
+        changes["enabled"] = args.enabled
+    if args.unlimited:
+        changes["balance"] = None
+    elif args.balance is not None:
+        changes["balance"] = args.balance
+    return changes
+
+
+def _describe(account) -> dict:
+    return {
+        "name": account.name, "enabled": account.enabled, "throughput": account.throughput,
+        "max_connections": account.max_connections, "api_keys": len(account.api_keys),
+        "balance": None if account.balance is None else str(account.balance),
+        "tariff": {p: str(v) for p, v in account.tariff.items()},
+        "allowed_ips": list(account.allowed_ips), "dedup_window": account.dedup_window,
+        "quiet_hours": account.quiet_hours, "timezone": account.timezone,
+    }
+
+
+async def run(store: AccountStore, args, out=sys.stdout) -> int:
+    """Carry out a parsed ``account`` command against ``store``; the exit status."""
+    try:
+        if args.action == "add":
+            await store.add(account_from_config(args.name, _given(args)))
+            print(f"account {args.name} added", file=out)
+        elif args.action == "set":
+            await store.set(args.name, **_given(args))
+            print(f"account {args.name} updated", file=out)
+        elif args.action == "del":
+            if not await store.delete(args.name):
+                raise NoSuchAccount(args.name)
+            print(f"account {args.name} deleted", file=out)
+        else:
+            for name in await store.list():
+                account = await store.get(name)
+                if account is not None:
+                    print(json.dumps(_describe(account)) if args.json else _line(account), file=out)
+    except AccountExists as e:
+        print(f"error: account {e} already exists", file=sys.stderr)
+        return 1
+    except NoSuchAccount as e:
+        print(f"error: no account {e.name}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _line(account) -> str:
+    balance = "unlimited" if account.balance is None else str(account.balance)
+    state = "enabled" if account.enabled else "disabled"
+    return f"{account.name}\t{state}\tthroughput={account.throughput}\tbalance={balance}"
+
+
+async def _main(reactor, args) -> int:
+    from gateway.store.connection import connect
+
+    try:
+        redis = await connect(args.redis_url, poolsize=1, reply_timeout=10).addTimeout(10, reactor)
+    except defer.TimeoutError:
+        print(f"error: cannot connect to Redis at {args.redis_url}", file=sys.stderr)
+        return 2
+    try:
+        return await run(AccountStore(redis, reactor), args)
+    finally:
+        await redis.disconnect()
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+
+    def go(reactor):
+        d = defer.ensureDeferred(_main(reactor, args))
+        return d.addCallback(lambda status: _exit(status))
+
+    task.react(go)
+
+
+def _exit(status: int) -> None:
+    if status:
+        raise SystemExit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""
+The dispatcher: moves messages from the per-provider queues to the providers.
+
+For each provider it takes a batch sized to the provider's free capacity into
+flight (under this process's lease), calls `IProvider.send` for each message
+and settles the outcomes in batches: sent → ENROUTE with upstream ids mapped;
+temporary error → retry after exponential backoff with jitter (respecting
+quiet hours), dead-letter after the maximum attempts; permanent error → next
+provider of the route, UNDELIVERABLE when none is left.
+
+It is woken when messages are queued — by the local `Acceptor`, by Redis
+pub/sub from other nodes — and also polls, so a lost wake-up costs at most
+``poll_interval``.  Housekeeping (every ``housekeeping_interval``): renew the
+lease, reap lapsed leases of dead nodes, promote due delayed messages, expire
+incomplete multipart messages, reclaim and expire outbox reports.
+"""
+
+from __future__ import annotations
+
+import random
+
+from twisted.application import service
+from twisted.internet import defer, task
+
+from gateway.logs import Logger
+from gateway.model import Outcome, SendResult
+from gateway.smpp.constants import CommandStatus
+from gateway.store import keys
+from gateway.store.batching import TurnBatcher
+from gateway.store.queues import LeaseLost, Queues
+from gateway.store.schedule import backoff_ms, quiet_end
+
+__all__ = ["Dispatcher", "owner_id"]
+
+
+def owner_id(node: str, node_number: int) -> str:
+    """The lease owner name of one gateway process: node name and its node number."""
+    return f"{node}#{node_number}"
+
+
+class Dispatcher(service.Service):
+    """Queue → provider, for every provider given; see the module docstring."""
+
+    name = "dispatcher"
+    log = Logger()
+
+    def __init__(self, queues: Queues, providers, owner: str, clock, *, notifier=None,
+                 outbox=None, assembler=None, lease: float = 30.0, poll_interval: float = 1.0,
+                 housekeeping_interval: float = 5.0, backoff_base: float = 1.0,
+                 backoff_cap: float = 300.0, max_batch: int = 500, drain_timeout: float = 10.0,
+                 rng: random.Random | None = None):
+        self.queues = queues
+        self.providers = {p.name: p for p in providers}
+        self.owner = owner
+        self.clock = clock
+        self.notifier = notifier
+        self.outbox = outbox
+        self.assembler = assembler
+        self.lease_ms = int(lease * 1000)
+        self.poll_interval = poll_interval
+        self.housekeeping_interval = housekeeping_interval
+        self.backoff = (backoff_base, backoff_cap)
+        self.max_batch = max_batch
+        self.drain_timeout = drain_timeout
+        self.rng = rng or random.Random()
+        self.sent = 0
+        self._busy: set[str] = set()
+        self._again: set[str] = set()
+        self._sending: dict[str, defer.Deferred] = {}
+        self._unsettled: list = []
+        self._settling: set[defer.Deferred] = set()
+        self._settler = TurnBatcher(self._settle, clock, max_batch)
+        self._loops: list[task.LoopingCall] = []
+        self._leased = False
+        self._store_down = False
+
+    # -- life cycle
+
+    def startService(self):
+        super().startService()
+        for name in self.providers:
+            self._subscribe(name)
+        self._loop(self._housekeeping, self.housekeeping_interval)
+        self._loop(self._renew, self.lease_ms / 3000.0)
+        self._loop(self._poll, self.poll_interval)
+
+    def _loop(self, function, interval: float) -> None:
+        loop = task.LoopingCall(function)
+        loop.clock = self.clock
+        loop.start(interval, now=True).addErrback(
+            lambda f: self.log.failure("dispatcher loop {name} stopped", f, name=function.__name__))
+        self._loops.append(loop)
+
+    def _subscribe(self, name: str) -> None:
+        if self.notifier is not None:
+            self.notifier.subscribe(keys.queue_wake(name), self._woken)
+
+    def _woken(self, channel: str, _message) -> None:
+        for name in self.providers:
+            if keys.queue_wake(name) == channel:
+                self.wake(name)
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        """Stop taking; wait (bounded) for sends in progress, settle them, release the rest."""
+        super().stopService()
+        for loop in self._loops:
+            if loop.running:
+                loop.stop()
+        self._loops = []
+        if self.notifier is not None:
+            for name in self.providers:
+                self.notifier.unsubscribe(keys.queue_wake(name), self._woken)
+        pending = list(self._sending.values())
+        if pending:  # wait for them, but never cancel a send whose outcome is unknown
+            timer = defer.Deferred()
+            call = self.clock.callLater(self.drain_timeout, timer.callback, None)
+            all_done = defer.DeferredList(pending, consumeErrors=True)
+            yield defer.DeferredList([all_done, timer], fireOnOneCallback=True, consumeErrors=True)
+            if call.active():
+                call.cancel()
+        self._settler.flush()
+        if self._settling:
+            yield defer.DeferredList(list(self._settling), consumeErrors=True)
+        yield self._retry_unsettled()
+        try:
+            returned = yield self.queues.release(self.owner)
+        except Exception as e:  # Redis down: the lease lapses and another node reaps
+            self.log.warn("could not release in-flight messages of {owner}: {error}", owner=self.owner, error=e)
+        else:
+            self.log.info("dispatcher {owner} stopped, {count} messages returned", owner=self.owner, count=returned)
+
+    def add_provider(self, provider) -> None:
+        """Start dispatching to ``provider`` (e.g. after a configuration reload)."""
+        self.providers[provider.name] = provider
+        if self.running:
+            self._subscribe(provider.name)
+            self.wake(provider.name)
+
+    # -- pumping
+
+    def _poll(self):
+        if not self._leased:  # lost (or never got) the lease: retry now, not at the next renewal
+            return self._renew()
+        self.wake_all()
+
+    def wake_all(self) -> None:
+        for name in list(self.providers):
+            self.wake(name)
+
+    def wake(self, name: str) -> None:
+        """Take and send what ``name`` can handle now (later, if a take is already running)."""
+        if name not in self.providers or not self.running or not self._leased:
+            return
+        if name in self._busy:
+            self._again.add(name)
+            return
+        self._busy.add(name)
+        d = self._pump(self.providers[name])
+        d.addErrback(self._pump_failed, name)
+        d.addBoth(self._pumped, name)
+
+    def _pumped(self, _, name: str) -> None:
+        self._busy.discard(name)
+        if name in self._again:
+            self._again.discard(name)
+            self.clock.callLater(0, self.wake, name)
+
+    def _pump_failed(self, failure, name: str) -> None:
+        if failure.check(LeaseLost):
+            self.log.warn("lease of {owner} lapsed; renewing", owner=self.owner)
+            self._leased = False
+            self.clock.callLater(0, self._renew)
+        else:
+            self.log.warn("taking messages for {provider} failed: {error}", provider=name,
+                          error=failure.getErrorMessage())
+
+    @defer.inlineCallbacks
+    def _pump(self, provider):
+        room = min(int(provider.capacity()), self.max_batch)
+        if room <= 0:
+            return
+        messages = yield self.queues.take(self.owner, provider.name, room)
+        for message in messages:
+            self._send(provider, message)
+        if len(messages) == room:
+            self._again.add(provider.name)
+
+    def _send(self, provider, message) -> None:
+        d = defer.maybeDeferred(provider.send, message)
+        self._sending[message.id] = d
+        d.addErrback(self._send_failed, provider, message)
+        d.addCallback(self._outcome, provider, message)
+
+    def _send_failed(self, failure, provider, message) -> SendResult:
+        self.log.warn("provider {provider} failed sending {id}: {error}", provider=provider.name,
+                      id=message.id, error=failure.getErrorMessage())
+        return SendResult.temporary(CommandStatus.VENDOR_TRANSPORT_ERROR, failure.getErrorMessage())
+
+    def _outcome(self, result: SendResult, provider, message) -> None:
+        self._sending.pop(message.id, None)
+        due = 0
+        if result.outcome is Outcome.TEMPORARY:
+            base, cap = self.backoff
+            wait = backoff_ms(message.attempts + 1, base, cap, rng=self.rng)
+            due = quiet_end(self.queues.now_ms() + wait, message.quiet_hours)
+        else:
+            self.sent += result.outcome is Outcome.SENT
+        d = self._settler.add((message.id, result, due))
+        d.addErrback(self._settle_failed, (message.id, result, due))
+        self._settling.add(d)
+        d.addBoth(lambda _: self._settling.discard(d))
+        if result.outcome is Outcome.PERMANENT:
+            d.addCallback(lambda _: self.wake_all())  # failed over: the next provider has it
+        self.wake(provider.name)
+
+    # -- settling
+
+    def _settle(self, outcomes) -> defer.Deferred:
+        return self.queues.settle(self.owner, outcomes)
+
+    def _settle_failed(self, failure, outcome) -> None:
+        # Kept and retried by housekeeping: the message stays in flight under our
+        # lease meanwhile, so it is neither lost nor sent twice.
+        self._unsettled.append(outcome)
+        self.log.warn("could not record the outcome for {id}: {error}", id=outcome[0],
+                      error=failure.getErrorMessage())
+
+    def _retry_unsettled(self) -> defer.Deferred:
+        if not self._unsettled:
+            return defer.succeed(None)
+        outcomes, self._unsettled = self._unsettled, []
+        d = self.queues.settle(self.owner, outcomes)
+        return d.addErrback(lambda f: self._unsettled.extend(outcomes))
+
+    # -- housekeeping
+
+    @defer.inlineCallbacks
+    def _renew(self):
+        try:
+            held = yield self.queues.renew(self.owner, self.lease_ms)
+        except Exception as e:
+            if not self._store_down:  # logged once per outage, not once per poll
+                self.log.warn("could not renew the lease of {owner}: {error}", owner=self.owner, error=e)
+            self._store_down = True
+            return
+        if self._store_down:
+            self.log.info("lease of {owner} renewed again", owner=self.owner)
+            self._store_down = False
+        if not held and self._leased:
+            self.log.warn("lease of {owner} had lapsed; its in-flight messages may have been returned",
+                          owner=self.owner)
+        first = not self._leased
+        self._leased = True
+        if first:
+            self.wake_all()
+
+    @defer.inlineCallbacks
+    def _reap(self):
+        if (yield self.queues.reap()):
+            self.wake_all()
+
+    @defer.inlineCallbacks
+    def _promote(self, name: str):
+        if (yield self.queues.promote(name)):
+            self.wake(name)
+
+    @defer.inlineCallbacks
+    def _housekeeping(self):
+        jobs = [("reap", self._reap), ("settle", self._retry_unsettled)]
+        jobs += [("promote " + name, lambda n=name: self._promote(n)) for name in self.providers]
+        if self.assembler is not None:
+            jobs.append(("multipart", self.assembler.expire))
+        if self.outbox is not None:
+            jobs += [("outbox reclaim", self.outbox.reclaim), ("outbox expire", self.outbox.expire)]
+        for label, job in jobs:
+            try:
+                yield job()
+            except Exception as e:
+                level = self.log.debug if self._store_down else self.log.warn
+                level("housekeeping step {step} failed: {error}", step=label, error=e)

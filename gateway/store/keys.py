@@ -1,0 +1,229 @@
+"""
+Every Redis key and pub/sub channel name smsgw uses, in one place.
+
+Each name is defined twice, side by side: as a Python function for the code
+that talks to Redis directly, and as a Lua function in `LUA` (prepended to
+every script) for the scripts that build keys from ids they read.  Keep the two
+columns in step; ``tests/store/test_keys.py`` checks they agree.
+
+All keys start with ``smsgw:``.  Account and provider names are used verbatim.
+
+Messages
+  ``smsgw:msg:{id}``            hash: the message.  Fields: ``d`` packed static
+                                fields (`Message.static_blob`), ``t`` text,
+                                ``s`` state, ``h`` history (``state@ms`` words),
+                                ``p`` provider, ``ri`` index in the route, ``rt``
+                                route (comma separated), ``n`` attempts, ``e``
+                                error code, ``u`` upstream ids (space separated),
+                                ``dn`` delivered parts, ``x`` validity (ms),
+                                ``r`` registered_delivery, ``a`` account,
+                                ``pr`` priority, ``o`` owner while in flight,
+                                ``dl`` 1 while dead-lettered
+  ``smsgw:node:seq``            counter: one number per process start (ids, owners)
+  ``smsgw:up:{provider}:{uid}`` string with TTL: upstream id → our id
+  ``smsgw:up:unmatched``        list (capped): receipts for unknown upstream ids
+
+Accepting
+  ``smsgw:tp:{account}:{sec}``  counter (expires): accepted this second
+  ``smsgw:dd:{account}:{sha1}`` flag (expires): same text to same number seen
+  ``smsgw:bal:{account}``       integer: balance in millionths (absent: unlimited)
+  ``smsgw:mp:{account}:{sha1}`` hash: parts of a multipart message being assembled
+  ``smsgw:mp:pending``          zset: multipart hash key → deadline ms
+
+Queues (per provider)
+  ``smsgw:q:{p}:ready``         zset: id → score (priority, then FIFO)
+  ``smsgw:q:{p}:delayed``       zset: id → due ms
+  ``smsgw:q:{p}:inflight``      hash: id → owner holding it
+  ``smsgw:q:{p}:wake``          channel: published when messages become ready
+  ``smsgw:providers``           set: provider names that have queues
+  ``smsgw:leases``              zset: owner → lease expiry ms
+  ``smsgw:dead``                zset: dead-lettered id → ms
+
+Outbox (per account): reports (DLR, MO) waiting for the client
+  ``smsgw:ob:{a}:ready``        zset: report id → created ms
+  ``smsgw:ob:{a}:taken``        zset: report id → lease expiry ms
+  ``smsgw:ob:{a}:items``        hash: report id → packed report
+  ``smsgw:ob:{a}:undelivered``  list: packed reports kept past retention
+  ``smsgw:ob:{a}:wake``         channel: published when a report is added
+  ``smsgw:ob:accounts``         set: accounts with outbox entries
+  ``smsgw:ob:seq``              counter: report ids
+  ``smsgw:mo:number:{number}``  string: account that receives MO to this number
+  ``smsgw:mo:orphans``          list: MO that no account claimed
+
+Accounts
+  ``smsgw:accounts``            set: account names
+  ``smsgw:acct:{name}``         hash: account field → JSON value
+  ``smsgw:apikey:{sha256}``     string: API key digest → account name
+
+HTTP side (archive index, templates, smsc.ru-compatible request ids)
+  ``smsgw:ix:{account}``        zset (score 0, by id = by time): the account's MT and MO ids
+  ``smsgw:ix:{account}:n:{number}``  zset (score 0): the same, for one phone number
+  ``smsgw:tpl:{account}``       hash: template name → JSON {body, engine}
+  ``smsgw:sc:{account}:{id}``   hash (expires): phone → message id of one send.php request
+
+SMPP server
+  ``smsgw:binds:{account}``     hash: ``{node}/{n}`` → JSON of a live bind (mode, peer,
+                                since, flags, expires ms), refreshed while it lives
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PREFIX", "LUA", "NODE_SEQ", "PROVIDERS", "LEASES", "DEAD", "OUTBOX_ACCOUNTS",
+    "OUTBOX_SEQ", "ACCOUNTS", "MULTIPART_PENDING", "UNMATCHED_RECEIPTS", "MO_ORPHANS",
+    "message", "upstream", "throughput", "dedup", "balance", "multipart",
+    "ready", "delayed", "inflight", "queue_wake", "outbox_ready", "outbox_taken",
+    "outbox_items", "outbox_undelivered", "outbox_wake", "mo_number", "account", "api_key",
+    "binds",
+]
+
+PREFIX = "smsgw:"
+
+NODE_SEQ = PREFIX + "node:seq"
+PROVIDERS = PREFIX + "providers"
+LEASES = PREFIX + "leases"
+DEAD = PREFIX + "dead"
+OUTBOX_ACCOUNTS = PREFIX + "ob:accounts"
+OUTBOX_SEQ = PREFIX + "ob:seq"
+ACCOUNTS = PREFIX + "accounts"
+MULTIPART_PENDING = PREFIX + "mp:pending"
+UNMATCHED_RECEIPTS = PREFIX + "up:unmatched"
+MO_ORPHANS = PREFIX + "mo:orphans"
+
+
+def message(msg_id: str) -> str:
+    return f"{PREFIX}msg:{msg_id}"
+
+
+def upstream(provider: str, upstream_id: str) -> str:
+    return f"{PREFIX}up:{provider}:{upstream_id}"
+
+
+def throughput(account: str, second: int) -> str:
+    return f"{PREFIX}tp:{account}:{second}"
+
+
+def dedup(account: str, digest: str) -> str:
+    return f"{PREFIX}dd:{account}:{digest}"
+
+
+def balance(account: str) -> str:
+    return f"{PREFIX}bal:{account}"
+
+
+def multipart(account: str, digest: str) -> str:
+    return f"{PREFIX}mp:{account}:{digest}"
+
+
+def ready(provider: str) -> str:
+    return f"{PREFIX}q:{provider}:ready"
+
+
+def delayed(provider: str) -> str:
+    return f"{PREFIX}q:{provider}:delayed"
+
+
+def inflight(provider: str) -> str:
+    return f"{PREFIX}q:{provider}:inflight"
+
+
+def queue_wake(provider: str) -> str:
+    return f"{PREFIX}q:{provider}:wake"
+
+
+def outbox_ready(account_name: str) -> str:
+    return f"{PREFIX}ob:{account_name}:ready"
+
+
+def outbox_taken(account_name: str) -> str:
+    return f"{PREFIX}ob:{account_name}:taken"
+
+
+def outbox_items(account_name: str) -> str:
+    return f"{PREFIX}ob:{account_name}:items"
+
+
+def outbox_undelivered(account_name: str) -> str:
+    return f"{PREFIX}ob:{account_name}:undelivered"
+
+
+def outbox_wake(account_name: str) -> str:
+    return f"{PREFIX}ob:{account_name}:wake"
+
+
+def mo_number(number: str) -> str:
+    return f"{PREFIX}mo:number:{number}"
+
+
+def account(name: str) -> str:
+    return f"{PREFIX}acct:{name}"
+
+
+def api_key(digest: str) -> str:
+    return f"{PREFIX}apikey:{digest}"
+
+
+def binds(account_name: str) -> str:
+    return f"{PREFIX}binds:{account_name}"
+
+
+#: The same names for Lua scripts: ``K.message(id)`` etc.  Prepended to every script.
+LUA = f"""
+local K = {{}}
+K.NODE_SEQ = '{NODE_SEQ}'
+K.PROVIDERS = '{PROVIDERS}'
+K.LEASES = '{LEASES}'
+K.DEAD = '{DEAD}'
+K.OUTBOX_ACCOUNTS = '{OUTBOX_ACCOUNTS}'
+K.OUTBOX_SEQ = '{OUTBOX_SEQ}'
+K.MULTIPART_PENDING = '{MULTIPART_PENDING}'
+K.UNMATCHED_RECEIPTS = '{UNMATCHED_RECEIPTS}'
+K.MO_ORPHANS = '{MO_ORPHANS}'
+function K.message(id) return '{PREFIX}msg:' .. id end
+function K.upstream(p, uid) return '{PREFIX}up:' .. p .. ':' .. uid end
+function K.throughput(a, sec) return '{PREFIX}tp:' .. a .. ':' .. sec end
+function K.dedup(a, digest) return '{PREFIX}dd:' .. a .. ':' .. digest end
+function K.balance(a) return '{PREFIX}bal:' .. a end
+function K.multipart(a, digest) return '{PREFIX}mp:' .. a .. ':' .. digest end
+function K.ready(p) return '{PREFIX}q:' .. p .. ':ready' end
+function K.delayed(p) return '{PREFIX}q:' .. p .. ':delayed' end
+function K.inflight(p) return '{PREFIX}q:' .. p .. ':inflight' end
+function K.queue_wake(p) return '{PREFIX}q:' .. p .. ':wake' end
+function K.outbox_ready(a) return '{PREFIX}ob:' .. a .. ':ready' end
+function K.outbox_taken(a) return '{PREFIX}ob:' .. a .. ':taken' end
+function K.outbox_items(a) return '{PREFIX}ob:' .. a .. ':items' end
+function K.outbox_undelivered(a) return '{PREFIX}ob:' .. a .. ':undelivered' end
+function K.outbox_wake(a) return '{PREFIX}ob:' .. a .. ':wake' end
+function K.mo_number(n) return '{PREFIX}mo:number:' .. n end
+function K.account(name) return '{PREFIX}acct:' .. name end
+function K.api_key(digest) return '{PREFIX}apikey:' .. digest end
+function K.binds(a) return '{PREFIX}binds:' .. a end
+K.ACCOUNTS = '{ACCOUNTS}'
+"""
+
+
+# -- HTTP side: archive index, templates, smsc.ru-compatible request ids ------
+
+__all__ += ["archive", "archive_number", "templates", "smsc_request"]
+
+
+def archive(account_name: str) -> str:
+    return f"{PREFIX}ix:{account_name}"
+
+
+def archive_number(account_name: str, number: str) -> str:
+    return f"{PREFIX}ix:{account_name}:n:{number}"
+
+
+def templates(account_name: str) -> str:
+    return f"{PREFIX}tpl:{account_name}"
+
+
+def smsc_request(account_name: str, request_id: str) -> str:
+    return f"{PREFIX}sc:{account_name}:{request_id}"
+
+
+LUA += f"""
+function K.archive(a) return '{PREFIX}ix:' .. a end
+function K.archive_number(a, n) return '{PREFIX}ix:' .. a .. ':n:' .. n end
+"""

@@ -1,0 +1,10 @@
+-- Store an incoming (MO) message and hand it to its account's outbox.
+-- ARGV: now, id, account ('' when unknown: kept in the orphans list), blob, text.
+local now, id, acct, blob, text = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local mkey = K.message(id)
+redis.call('HSET', mkey, 'd', blob, 't', text, 's', DELIVERED, 'h', DELIVERED .. '@' .. now, 'a', acct)
+if acct == '' then
+  redis.call('LPUSH', K.MO_ORPHANS, id)
+  return ''
+end
+return push_report(acct, 'mo', id, DELIVERED, 0, now, blob, text)
