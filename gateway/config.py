@@ -355,8 +355,25 @@ def load(filename: str | None = None, overrides: Mapping[str, Mapping[str, str]]
     for kind, schema in SCHEMA.items():
         if kind not in config.sections:
             config.sections[kind] = _parse_section(source, kind, schema, {})
+    if filename is None:
+        _add_demo(config)
     _check_references(config)
     return config
+
+
+#: What a gateway started without a configuration file runs: one demo account
+#: and a route to the demo upstream, so that a newcomer can send a message and
+#: see its receipt at once.  Never used when a configuration file is given.
+DEMO_ACCOUNT = {"password": "demo", "throughput": "100"}
+DEMO_PROVIDER = {"type": "null", "receipt_delay": "1"}
+
+
+def _add_demo(config: Config) -> None:
+    config.accounts["demo"] = _parse_section(config.source, "account:demo", PREFIXED["account"], DEMO_ACCOUNT)
+    config.providers["demo"] = _parse_section(config.source, "provider:demo", PREFIXED["provider"],
+                                              DEMO_PROVIDER, open_keys=True)
+    config.routes["demo"] = _parse_section(config.source, "route:demo", PREFIXED["route"],
+                                           {"providers": "demo", "channel": "*"})
 
 
 def _check_references(config: Config) -> None:

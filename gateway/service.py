@@ -4,7 +4,10 @@
     MultiService "smsgw"
     ├── redis              embedded redis-server (only when [redis] url is empty)
     ├── redis-connection   the txredisapi pool every part uses
-    └── http               HTTP listeners (health; API and console as they are added)
+    ├── engine             store objects, router, providers, dispatcher (gateway/engine.py)
+    └── frontends          started once the engine is ready:
+        ├── smpp:…         SMPP listeners for client applications
+        └── http:…         HTTP listeners (health, APIs, console)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from twisted.internet.endpoints import serverFromString
 
 from gateway import logs
 from gateway.config import Config
+from gateway.engine import Engine
 from gateway.logs import Logger
 from gateway.store.connection import RedisService
 from gateway.store.embedded import EmbeddedRedis
@@ -118,6 +122,26 @@ class Gateway(service.MultiService):
         self.log.info("smsgw stopped")
 
 
+class AfterEngine(service.MultiService):
+    """Starts its children (the listeners) only once the engine is ready to serve them."""
+
+    log = Logger()
+
+    def __init__(self, engine):
+        super().__init__()
+        self.setName("frontends")
+        self.engine = engine
+
+    def startService(self):
+        service.Service.startService(self)
+        self.engine.whenReady().addCallback(self._start_children)
+
+    def _start_children(self, _):
+        if self.running:
+            for child in self:
+                child.startService()
+
+
 def build(config: Config, reactor=None) -> Gateway:
     """The gateway service for *config* (not started)."""
     logs.set_level(config.gateway["loglevel"])
@@ -130,10 +154,14 @@ def build(config: Config, reactor=None) -> Gateway:
         url = embedded.whenReady
     redis = RedisService(url, reply_timeout=config.redis["timeout"])
     redis.setServiceParent(gateway)
+    engine = Engine(config, redis, reactor)
+    engine.setServiceParent(gateway)
+    frontends = AfterEngine(engine)
+    frontends.setServiceParent(gateway)
 
     from gateway.http.site import make_site
 
     site = make_site(config, redis)
     for description in config.http["listen"]:
-        Listener("http", description, site, reactor).setServiceParent(gateway)
+        Listener("http", description, site, reactor).setServiceParent(frontends)
     return gateway

@@ -58,8 +58,9 @@ listen = tcp:0:interface=127.0.0.1
 def test_no_config_builds_embedded_redis_and_loopback_listeners(datadir):
     gateway = build(load(None, {"gateway": {"datadir": str(datadir)}}))
     names = [child.name for child in gateway]
-    assert names[:2] == ["redis", "redis-connection"]
-    assert "http:tcp:8080:interface=127.0.0.1" in names
+    assert names == ["redis", "redis-connection", "engine", "frontends"]
+    frontends = [child.name for child in gateway.getServiceNamed("frontends")]
+    assert "http:tcp:8080:interface=127.0.0.1" in frontends
     assert gateway.getServiceNamed("redis").datadir == datadir
 
 
