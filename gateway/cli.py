@@ -2,7 +2,10 @@
 The ``smsgw`` command line for administration: ``smsgw account add|set|del|list``.
 
 Accounts live in Redis, so the commands work against a running gateway's
-store (``--redis-url``, default ``$SMSGW_REDIS_URL`` or the local Redis).
+store.  Which Redis: ``--redis-url`` (or ``$SMSGW_REDIS_URL``); else the
+``[redis] url`` of ``--config``; else the embedded redis-server's socket in the
+data directory (``--datadir``, or the config's, default ``./var``) — the same
+Redis ``twistd smsgw`` with the same options uses.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import sys
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from twisted.internet import defer, task
 
@@ -19,7 +23,6 @@ from gateway.store.accounts import AccountExists, AccountStore, NoSuchAccount, a
 
 __all__ = ["main", "build_parser", "run"]
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 #: account options: (flag, config key, parser)
 _OPTIONS = [
@@ -76,7 +79,10 @@ def _account_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsgw", description="smsgw administration")
-    parser.add_argument("--redis-url", default=os.environ.get("SMSGW_REDIS_URL", DEFAULT_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("SMSGW_REDIS_URL"),
+                        help="Redis to use (default: from --config, else the embedded one in --datadir)")
+    parser.add_argument("--config", "-c", help="the gateway's INI configuration file")
+    parser.add_argument("--datadir", "-d", help="the gateway's data directory (default ./var)")
     commands = parser.add_subparsers(dest="command", required=True)
     account = commands.add_parser("account", help="manage client accounts")
     actions = account.add_subparsers(dest="action", required=True)
@@ -149,8 +155,28 @@ def _line(account) -> str:
     return f"{account.name}\t{state}\tthroughput={account.throughput}\tbalance={balance}"
 
 
+def redis_url(args) -> str:
+    """The Redis the gateway started with the same --config/--datadir uses."""
+    if args.redis_url:
+        return args.redis_url
+    from gateway.config import load
+
+    overrides = {"gateway": {"datadir": args.datadir}} if args.datadir else {}
+    config = load(args.config, overrides)
+    if config.redis["url"]:
+        return config.redis["url"]
+    return f"unix://{Path(config.gateway['datadir']).absolute() / 'redis.sock'}"
+
+
 async def _main(reactor, args) -> int:
+    from gateway.config import ConfigError
     from gateway.store.connection import connect
+
+    try:
+        args.redis_url = redis_url(args)
+    except ConfigError as e:
+        print(f"error: configuration: {e}", file=sys.stderr)
+        return 2
 
     try:
         redis = await connect(args.redis_url, poolsize=1, reply_timeout=10).addTimeout(10, reactor)

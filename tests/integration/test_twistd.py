@@ -33,6 +33,9 @@ datadir = {datadir / 'var'}
 listen = tcp:0:interface=127.0.0.1
 [http]
 listen = tcp:0:interface=127.0.0.1
+[account:shop]
+password = secret
+throughput = 50
 """)
     gw = GatewayProcess("--config", str(config))
     try:
@@ -43,6 +46,11 @@ listen = tcp:0:interface=127.0.0.1
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
             health = json.load(response)
         assert health == {"status": "ok", "node": "test-node", "redis": "up"}
+        # the admin CLI finds the same embedded Redis through the same config
+        listed = subprocess.run([sys.executable, "-m", "gateway.cli", "--config", str(config), "account", "list"],
+                                cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.splitlines() == ["shop\tenabled\tthroughput=50\tbalance=unlimited"]
     finally:
         gw.proc.send_signal(getattr(__import__("signal"), "SIG" + stop_signal))
         code = gw.wait()
