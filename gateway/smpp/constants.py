@@ -185,7 +185,9 @@ class MessageState(enum.IntEnum):
         SMSCs that invent their own words.
         """
         key = stat.strip().upper()
-        return _STATE_BY_STAT.get(key) or cls.__members__.get(key, cls.UNKNOWN)
+        if key in _STATE_BY_STAT:
+            return _STATE_BY_STAT[key]
+        return cls.__members__.get(key, cls.UNKNOWN)
 
 
 _STAT_BY_STATE = {

@@ -96,9 +96,9 @@ class UserDataHeader(NamedTuple):
         return None
 
 
-def _unit_limits(data_coding):
+def _unit_limits(data_coding, iso):
     """(single, per part with 8-bit ref, per part with 16-bit ref) in the coding's units."""
-    if data_coding == DataCoding.DEFAULT:
+    if data_coding == DataCoding.DEFAULT and not iso:
         return 160, 153, 152
     if data_coding == DataCoding.UCS2:
         return 70, 67, 66
@@ -118,7 +118,7 @@ def _unit_costs(text, data_coding, iso):
 def split_text(text, data_coding, mode=SplitMode.UDH8, *, iso=False):
     """Cut ``text`` into the chunks that become parts (one chunk if it fits a single SMS)."""
     costs = _unit_costs(text, data_coding, iso)
-    single, per8, per16 = _unit_limits(data_coding)
+    single, per8, per16 = _unit_limits(data_coding, iso)
     if sum(costs) <= single:
         return [text]
     if mode == SplitMode.PAYLOAD:

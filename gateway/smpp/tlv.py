@@ -3,7 +3,8 @@
 Known tags decode to typed values under their spec names; unknown tags keep their raw
 ``bytes`` under the integer tag, in wire order, and encode back unchanged. A tag that
 repeats is a list: always for ``multi`` TLVs, and for unknown tags that occur more than
-once; a known single-valued TLV that repeats is ``ESME_RINVTLVSTREAM``.
+once (their occurrences then re-encode together, where the first one was); a known
+single-valued TLV that repeats is ``ESME_RINVTLVSTREAM``.
 """
 
 import struct
@@ -95,6 +96,7 @@ def _bad_tlv_length(name, length):
 
 
 def encode_tlvs(tlvs):
+    """Encode a TLV dict (as :func:`decode_tlvs` returns it) in its iteration order."""
     parts = []
     append = parts.append
     for key, value in tlvs.items():

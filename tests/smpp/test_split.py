@@ -32,6 +32,12 @@ def test_part_sizes_follow_the_coding_and_reference_width(coding, mode, single, 
         per_part, single + 1 - per_part]
 
 
+def test_iso_flag_splits_data_coding_0_as_8_bit_text():
+    assert [len(p) for p in split_text("é" * 141, GSM, iso=True)] == [134, 7]
+    segments = split_message("é" * 141, GSM, iso=True)
+    assert segments[0].short_message[6:] == b"\xe9" * 134
+
+
 def test_extension_char_never_split_across_parts():
     parts = split_text("a" * 152 + "€" + "b" * 10, GSM)  # € would be septets 153 and 154
     assert parts == ["a" * 152, "€" + "b" * 10]
