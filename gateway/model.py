@@ -17,6 +17,8 @@ from decimal import Decimal
 
 import msgpack
 
+from gateway.smpp.constants import MessageState
+
 __all__ = [
     "State", "Direction", "Outcome", "SendResult", "Submit", "Message", "Account",
     "IdGenerator", "split_comment", "COMMENT_SEPARATOR", "FINAL_STATES",
@@ -25,43 +27,10 @@ __all__ = [
 COMMENT_SEPARATOR = "\n~~~\n"
 
 
-class State(enum.IntEnum):
-    """A message's state: the SMPP 3.4 message_state values (section 5.2.28)."""
-
-    ENROUTE = 1
-    DELIVERED = 2
-    EXPIRED = 3
-    DELETED = 4
-    UNDELIVERABLE = 5
-    ACCEPTED = 6
-    UNKNOWN = 7
-    REJECTED = 8
-
-    @property
-    def stat(self) -> str:
-        """The ``stat:`` word of a delivery receipt (``DELIVRD`` …)."""
-        return _STATS[self]
-
-    @property
-    def is_final(self) -> bool:
-        """True when the message will not change state any more."""
-        return self in FINAL_STATES
-
-    @classmethod
-    def from_stat(cls, word: str) -> "State":
-        """The state for a receipt ``stat:`` word or a full state name; UNKNOWN if neither."""
-        key = word.strip().upper()
-        return _BY_STAT.get(key) or cls.__members__.get(key, cls.UNKNOWN)
-
-
-_STATS = {
-    State.ENROUTE: "ENROUTE", State.DELIVERED: "DELIVRD", State.EXPIRED: "EXPIRED",
-    State.DELETED: "DELETED", State.UNDELIVERABLE: "UNDELIV", State.ACCEPTED: "ACCEPTD",
-    State.UNKNOWN: "UNKNOWN", State.REJECTED: "REJECTD",
-}
-_BY_STAT = {v: k for k, v in _STATS.items()}
-FINAL_STATES = frozenset({State.DELIVERED, State.EXPIRED, State.DELETED,
-                          State.UNDELIVERABLE, State.REJECTED})
+#: A message's state: the SMPP message_state values (3.4 section 5.2.28), with the
+#: ``stat:`` words of delivery receipts (``State.DELIVERED.stat == "DELIVRD"``).
+State = MessageState
+FINAL_STATES = frozenset(state for state in State if state.is_final)
 
 
 class Direction(str, enum.Enum):

@@ -22,7 +22,7 @@ def test_ids_are_short_unique_alnum_and_sorted_by_time():
 
 
 def test_states_have_smpp_values_and_dlr_names():
-    assert [(s.value, s.stat) for s in State] == [
+    assert [(s.value, s.stat) for s in State if 1 <= s <= 8] == [
         (1, "ENROUTE"), (2, "DELIVRD"), (3, "EXPIRED"), (4, "DELETED"), (5, "UNDELIV"),
         (6, "ACCEPTD"), (7, "UNKNOWN"), (8, "REJECTD")]
     assert State.from_stat("delivrd") is State.DELIVERED and State.from_stat("weird") is State.UNKNOWN
