@@ -190,6 +190,14 @@ def path(value: str) -> Path:
 
 Key = tuple  # (parser, default)
 
+
+def _simulator_schema() -> dict[str, Key]:
+    """The bundled SMSC simulator's keys, checked here as text and fully by `_check_simulator`."""
+    from gateway.simulator.config import KEYS
+
+    typed = {"enabled": boolean, "listen": endpoints, "dlr_delay": seconds}
+    return {key: (typed.get(key, text), default) for key, (_, default, _) in KEYS.items()}
+
 SCHEMA: dict[str, dict[str, Key]] = {
     "gateway": {
         "node": (text, socket.gethostname()),
@@ -219,17 +227,21 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "admin": {
         "token": (text, ""),
+        "accounts": (items, ""),
     },
-    "simulator": {
-        "enabled": (boolean, "no"),
-        "listen": (endpoints, "tcp:0:interface=127.0.0.1"),
-        "dlr_delay": (seconds, "0.2"),
+    "archive": {
+        "retention_days": (integer(0), "90"),
     },
+    # the simulator validates its own keys (gateway.simulator.config.KEYS); see _simulator()
+    "simulator": None,
     "sync": {
         "nodes": (items, ""),
         "interval": (seconds, "300"),
+        "timeout": (seconds, "30"),
     },
 }
+
+SCHEMA["simulator"] = _simulator_schema()
 
 PREFIXED: dict[str, dict[str, Key]] = {
     "account": {
@@ -357,23 +369,31 @@ def load(filename: str | None = None, overrides: Mapping[str, Mapping[str, str]]
             config.sections[kind] = _parse_section(source, kind, schema, {})
     if filename is None:
         _add_demo(config)
+    _check_simulator(config)
     _check_references(config)
     return config
+
+
+def _check_simulator(config: Config) -> None:
+    from gateway.simulator.config import SimulatorOptionError, parse_simulator_options
+
+    try:
+        parse_simulator_options(config.simulator)
+    except SimulatorOptionError as e:
+        raise ConfigError(config.source, "simulator", e.key, e.value, e.allowed) from None
 
 
 #: What a gateway started without a configuration file runs: one demo account
 #: and a route to the demo upstream, so that a newcomer can send a message and
 #: see its receipt at once.  Never used when a configuration file is given.
 DEMO_ACCOUNT = {"password": "demo", "throughput": "100"}
-DEMO_PROVIDER = {"type": "null", "receipt_delay": "1"}
 
 
 def _add_demo(config: Config) -> None:
     config.accounts["demo"] = _parse_section(config.source, "account:demo", PREFIXED["account"], DEMO_ACCOUNT)
-    config.providers["demo"] = _parse_section(config.source, "provider:demo", PREFIXED["provider"],
-                                              DEMO_PROVIDER, open_keys=True)
+    config.simulator["enabled"] = True
     config.routes["demo"] = _parse_section(config.source, "route:demo", PREFIXED["route"],
-                                           {"providers": "demo", "channel": "*"})
+                                           {"providers": "simulator"})
 
 
 def _check_references(config: Config) -> None:

@@ -16,13 +16,14 @@ from twisted.application import service
 from twisted.internet import defer
 from zope.interface import implementer
 
+from gateway.channels import Channels
 from gateway.config import Config, ConfigError
 from gateway.discovery import discover
-from gateway.interfaces import IProvider, IProviderPlugin, IReportSink
+from gateway.interfaces import IProvider, IProviderPlugin, IReportSink, IStoreAccess
 from gateway.logs import Logger
 from gateway.routing import Route, Router
 
-__all__ = ["Engine", "build_providers", "build_router"]
+__all__ = ["Engine", "build_providers", "build_router", "check_route_channels"]
 
 
 def build_router(config: Config) -> Router:
@@ -32,6 +33,14 @@ def build_router(config: Config) -> Router:
         return Router(routes)
     except ValueError as e:
         raise ConfigError(config.source, "route:*", None, None, str(e)) from None
+
+
+def check_route_channels(config: Config, router: Router, channels) -> None:
+    """A route naming a channel no plugin provides would never match: a configuration error."""
+    for route in router.routes:
+        if route.channel != "*" and route.channel not in channels:
+            raise ConfigError(config.source, f"route:{route.name}", "channel", route.channel,
+                              "no such channel; installed: " + ", ".join(channels.names) + " (or *)")
 
 
 def build_providers(config: Config, sink, reactor) -> dict:
@@ -54,7 +63,7 @@ def build_providers(config: Config, sink, reactor) -> dict:
     return providers
 
 
-@implementer(IReportSink)
+@implementer(IReportSink, IStoreAccess)
 class Engine(service.MultiService):
     """Store, router, providers and dispatcher of one process; see the module docstring."""
 
@@ -70,17 +79,30 @@ class Engine(service.MultiService):
         self.reactor = reactor
         self.node = config.gateway["node"]
         self.router = build_router(config)
+        self.channels = Channels.discover(config.gateway["plugins_dir"])
+        check_route_channels(config, self.router, self.channels)
         self.providers = build_providers(config, self, reactor)
         for provider in self.providers.values():
-            if service.IService.providedBy(provider):
-                provider.setName(f"provider:{provider.name}")
-                provider.setServiceParent(self)
+            self._adopt(provider)
         self.ready = False
         self._waiting: list[defer.Deferred] | None = []
         # built in startService, once Redis is connected
         self.redis = self.ids = self.accounts = self.acceptor = self.tracker = None
         self.outbox = self.queues = self.messages = self.notifier = self.dispatcher = None
         self.owner = None
+
+    def _adopt(self, provider) -> None:
+        # a provider that is a service (a connection upstream) runs with the engine;
+        # its service name is its provider name
+        if service.IService.providedBy(provider):
+            provider.setServiceParent(self)
+
+    def add_provider(self, provider) -> None:
+        """Add a provider built elsewhere (the in-process simulator's connector), before start."""
+        if self.running:
+            raise RuntimeError("providers are added before the engine starts")
+        self.providers[provider.name] = provider
+        self._adopt(provider)
 
     def whenReady(self) -> defer.Deferred:
         """Fires with the engine once every store object exists."""
@@ -119,7 +141,7 @@ class Engine(service.MultiService):
         self.owner = owner_id(self.node, self.ids.node_number)
         self.accounts = AccountStore(redis, clock, timeout)
         await self.accounts.sync_from_config(self.config.accounts)
-        self.acceptor = Acceptor(redis, self.router, self.ids, clock, self.node, timeout)
+        self.acceptor = Acceptor(redis, self.router, self.ids, clock, self.node, timeout, channels=self.channels)
         self.tracker = Tracker(redis, self.ids, clock, self.node, timeout)
         self.outbox = Outbox(redis, clock, timeout)
         self.queues = Queues(redis, clock, timeout)
@@ -155,8 +177,8 @@ class Engine(service.MultiService):
 
     # -- IReportSink, for providers (delegates to the tracker) -----------------------------
 
-    def report(self, provider, upstream_id, state, error_code=0, at=None):
-        return self.tracker.report(provider, upstream_id, state, error_code, at)
+    def report(self, provider, upstream_id, state, error_code=0, at=None, extra=None):
+        return self.tracker.report(provider, upstream_id, state, error_code, at, extra)
 
     def deliver_mo(self, provider, source, destination, text="", raw=None, data_coding=0,
                    account=None, at=None, extra=None):

@@ -142,6 +142,16 @@ class AfterEngine(service.MultiService):
                 child.startService()
 
 
+def _add_simulator(config, gateway, engine, reactor):
+    """The bundled SMSC simulator in this process, and a connector named "simulator" to it."""
+    from gateway.simulator.service import SimulatorService
+
+    simulator = SimulatorService(config.simulator, reactor)
+    simulator.setServiceParent(gateway)
+    if "simulator" not in engine.providers:
+        engine.add_provider(simulator.provider(engine))
+
+
 def build(config: Config, reactor=None) -> Gateway:
     """The gateway service for *config* (not started)."""
     logs.set_level(config.gateway["loglevel"])
@@ -155,6 +165,8 @@ def build(config: Config, reactor=None) -> Gateway:
     redis = RedisService(url, reply_timeout=config.redis["timeout"])
     redis.setServiceParent(gateway)
     engine = Engine(config, redis, reactor)
+    if config.simulator["enabled"]:
+        _add_simulator(config, gateway, engine, reactor)
     engine.setServiceParent(gateway)
     frontends = AfterEngine(engine)
     frontends.setServiceParent(gateway)
@@ -162,6 +174,9 @@ def build(config: Config, reactor=None) -> Gateway:
     from gateway.http.site import make_site
 
     site = make_site(config, redis)
+    from gateway.admin.wiring import install  # admin API, console, metrics, archive sync and retention
+
+    install(gateway, engine, site, config, reactor)
     for description in config.http["listen"]:
         Listener("http", description, site, reactor).setServiceParent(frontends)
     return gateway

@@ -66,7 +66,8 @@ throughput = 50
 def test_no_config_builds_embedded_redis_and_loopback_listeners(datadir):
     gateway = build(load(None, {"gateway": {"datadir": str(datadir)}}))
     names = [child.name for child in gateway]
-    assert names == ["redis", "redis-connection", "engine", "frontends"]
+    assert names == ["redis", "redis-connection", "simulator", "engine", "frontends"]
+    assert list(gateway.getServiceNamed("engine").providers) == ["simulator"]
     frontends = [child.name for child in gateway.getServiceNamed("frontends")]
     assert "http:tcp:8080:interface=127.0.0.1" in frontends
     assert gateway.getServiceNamed("redis").datadir == datadir
