@@ -48,7 +48,7 @@ class Dispatcher(service.Service):
                  outbox=None, assembler=None, lease: float = 30.0, poll_interval: float = 1.0,
                  housekeeping_interval: float = 5.0, backoff_base: float = 1.0,
                  backoff_cap: float = 300.0, max_batch: int = 500, drain_timeout: float = 10.0,
-                 rng: random.Random | None = None):
+                 min_take: int = 32, rng: random.Random | None = None):
         self.queues = queues
         self.providers = {p.name: p for p in providers}
         self.owner = owner
@@ -61,12 +61,20 @@ class Dispatcher(service.Service):
         self.housekeeping_interval = housekeeping_interval
         self.backoff = (backoff_base, backoff_cap)
         self.max_batch = max_batch
+        #: with at least this many sends of a provider under way, wait for this much room
+        #: before taking more: completions come in bursts, and one take per freed slot
+        #: would cost a Redis round trip per message
+        self.min_take = min_take
         self.drain_timeout = drain_timeout
         self.rng = rng or random.Random()
         self.sent = 0
+        #: ``observer(provider_name, message, SendResult)`` after every send attempt (metrics)
+        self.observers: list = []
         self._busy: set[str] = set()
         self._again: set[str] = set()
         self._sending: dict[str, defer.Deferred] = {}
+        self._under_way: dict[str, int] = {}
+        self._wake_soon: set[str] = set()
         self._unsettled: list = []
         self._settling: set[defer.Deferred] = set()
         self._settler = TurnBatcher(self._settle, clock, max_batch)
@@ -180,6 +188,8 @@ class Dispatcher(service.Service):
         room = min(int(provider.capacity()), self.max_batch)
         if room <= 0:
             return
+        if room < self.min_take and self._under_way.get(provider.name, 0) >= self.min_take:
+            return  # the sends under way wake us again as they complete
         messages = yield self.queues.take(self.owner, provider.name, room)
         for message in messages:
             self._send(provider, message)
@@ -187,6 +197,7 @@ class Dispatcher(service.Service):
             self._again.add(provider.name)
 
     def _send(self, provider, message) -> None:
+        self._under_way[provider.name] = self._under_way.get(provider.name, 0) + 1
         d = defer.maybeDeferred(provider.send, message)
         self._sending[message.id] = d
         d.addErrback(self._send_failed, provider, message)
@@ -199,6 +210,12 @@ class Dispatcher(service.Service):
 
     def _outcome(self, result: SendResult, provider, message) -> None:
         self._sending.pop(message.id, None)
+        self._under_way[provider.name] -= 1
+        for observer in self.observers:
+            try:
+                observer(provider.name, message, result)
+            except Exception:  # an observer's bug must not keep the outcome from being settled
+                self.log.failure("send observer {observer!r} failed", observer=observer)
         due = 0
         if result.outcome is Outcome.TEMPORARY:
             base, cap = self.backoff
@@ -212,7 +229,17 @@ class Dispatcher(service.Service):
         d.addBoth(lambda _: self._settling.discard(d))
         if result.outcome is Outcome.PERMANENT:
             d.addCallback(lambda _: self.wake_all())  # failed over: the next provider has it
-        self.wake(provider.name)
+        self._wake_later(provider.name)
+
+    def _wake_later(self, name: str) -> None:
+        """Wake once at the end of this reactor turn, however many sends completed in it."""
+        if name not in self._wake_soon:
+            self._wake_soon.add(name)
+            self.clock.callLater(0, self._wake_now, name)
+
+    def _wake_now(self, name: str) -> None:
+        self._wake_soon.discard(name)
+        self.wake(name)
 
     # -- settling
 
