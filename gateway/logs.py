@@ -12,7 +12,7 @@ from twisted.logger import (
 )
 from twisted.logger import Logger as _TwistedLogger
 
-__all__ = ["Logger", "set_level", "LEVELS"]
+__all__ = ["Logger", "set_level", "enabled", "LEVELS"]
 
 LEVELS = {
     "debug": LogLevel.debug,
@@ -29,6 +29,12 @@ _observer = FilteringLogObserver(globalLogPublisher, [_predicate])
 def set_level(name: str) -> None:
     """Set the lowest level logged by smsgw, by name (debug, info, warn, error, critical)."""
     _predicate.setLogLevelForNamespace(None, LEVELS[name])
+
+
+def enabled(level: LogLevel, namespace: str | None = None) -> bool:
+    """True if events of ``level`` from ``namespace`` pass the filter: a cheap guard for
+    per-PDU debug logging, whose event building costs even when filtered out."""
+    return level >= _predicate.logLevelForNamespace(namespace)
 
 
 class Logger(_TwistedLogger):

@@ -95,8 +95,11 @@ class PDU:
             status = CommandStatus(status).name
         except ValueError:
             status = hex(status)
+        params = self.params
+        if params.get("password"):  # bind and outbind PDUs end up in debug logs: never the password
+            params = {**params, "password": "***"}
         return (f"PDU({self.command_id.name}, seq={self.sequence_number}, "
-                f"status={status}, params={self.params!r}, tlvs={self.tlvs!r})")
+                f"status={status}, params={params!r}, tlvs={self.tlvs!r})")
 
 
 def make_resp(pdu, status=CommandStatus.ESME_ROK, tlvs=None, **params):

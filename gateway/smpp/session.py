@@ -17,6 +17,7 @@ from collections import deque
 from twisted.internet import defer, protocol
 from twisted.python.failure import Failure
 
+from gateway import logs
 from gateway.logs import Logger
 from gateway.smpp.codec import encode
 from gateway.smpp.constants import CommandId, CommandStatus
@@ -71,11 +72,13 @@ class SMPPSession(protocol.Protocol):
         self._inactivity = None
         self._keepalive = None
         self._closing = False
+        self._trace = False  # log every PDU (debug level): decided once per connection
 
     # -- connection ----------------------------------------------------------------
 
     def connectionMade(self):
         self.connected = True
+        self._trace = logs.enabled(logs.LogLevel.debug, self.log.namespace)
         peer = self.transport.getPeer()
         self.peer = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
         self._touch()
@@ -158,7 +161,8 @@ class SMPPSession(protocol.Protocol):
     def _dispatch(self, pdu: PDU):
         if self._closing:
             return
-        self.log.debug("{peer} → {pdu!r}", peer=self.peer, pdu=pdu)
+        if self._trace:
+            self.log.debug("{peer} → {pdu!r}", peer=self.peer, pdu=pdu)
         if pdu.is_resp:
             self._response(pdu)
         elif pdu.command_id == CommandId.enquire_link and self.enquireLinkAllowed():
@@ -230,7 +234,8 @@ class SMPPSession(protocol.Protocol):
 
     def sendPDU(self, pdu: PDU) -> None:
         """Write one PDU as it is (responses, or requests already numbered)."""
-        self.log.debug("{peer} ← {pdu!r}", peer=self.peer, pdu=pdu)
+        if self._trace:
+            self.log.debug("{peer} ← {pdu!r}", peer=self.peer, pdu=pdu)
         self.transport.write(encode(pdu))
         if not pdu.is_resp:
             self._arm_keepalive()

@@ -42,13 +42,12 @@ def parse_time(value: str, now_ms: int) -> int:
     except ValueError as e:
         raise BadTime(f"{value!r}: {e}") from None
     offset = timedelta(minutes=15 * int(nn))
-    utc = local - offset if sign == "+" else local + offset
-    return int(utc.timestamp() * 1000)
+    return _ms(local - offset if sign == "+" else local + offset)
 
 
 def _relative(years, months, days, hours, minutes, seconds, now_ms, value) -> int:
     """Now plus a calendar offset: years and months move the date, the rest is a duration."""
-    now = datetime.fromtimestamp(now_ms / 1000, timezone.utc)
+    now = datetime.fromtimestamp(now_ms // 1000, timezone.utc).replace(microsecond=now_ms % 1000 * 1000)
     month_index = now.month - 1 + months + 12 * years
     year, month = now.year + month_index // 12, month_index % 12 + 1
     if year > 9999:
@@ -56,7 +55,12 @@ def _relative(years, months, days, hours, minutes, seconds, now_ms, value) -> in
     day = min(now.day, calendar.monthrange(year, month)[1])
     moved = now.replace(year=year, month=month, day=day)
     moved += timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    return int(moved.timestamp() * 1000)
+    return _ms(moved)
+
+
+def _ms(at: datetime) -> int:
+    """Epoch milliseconds of an aware UTC datetime, in integers (no float rounding)."""
+    return calendar.timegm(at.utctimetuple()) * 1000 + at.microsecond // 1000
 
 
 def format_absolute(ms: int) -> str:

@@ -24,6 +24,7 @@ if action == 'cancel' then
 end
 
 redis.call('HSET', mkey, 'd', ARGV[5], 't', ARGV[6])
+if redis.call('HEXISTS', mkey, 'ad') == 1 then archive_changed(id) end
 if ARGV[7] ~= '' then
   if tonumber(ARGV[7]) > 0 then redis.call('HSET', mkey, 'x', ARGV[7]) else redis.call('HDEL', mkey, 'x') end
 end

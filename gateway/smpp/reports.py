@@ -1,0 +1,286 @@
+"""
+Reports (DLRs and MO messages) from an account's outbox to one of its
+receiver / transceiver binds, as deliver_sm.
+
+A `ReportPump` per bind takes leased reports from the outbox as the bind's
+window has room — woken by the outbox pub/sub channel, and polling in case a
+wake-up was lost — and sends each as a deliver_sm.  A deliver_sm_resp with
+status 0 acknowledges the report for good (acknowledgements of one reactor
+turn go to Redis together); an error status, a generic_nack, a missing answer
+or a lost connection leaves it in the outbox: released after ``retry_delay``
+(or at once when the bind ends), it goes again to this or any other bind of
+the account, on any node.
+
+`report_pdu` builds the deliver_sm: a receipt in the DESIGN.md format with
+receipted_message_id, message_state and network_error_code (esm_class 0x04),
+or the MO text in GSM 03.38 (Latin-1 with ``ISO``) or UCS2, in message_payload
+when it does not fit a short_message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from twisted.internet import defer, task
+
+from gateway.logs import Logger
+from gateway.channels.hlr import hlr_text, is_hlr
+from gateway.model import State
+from gateway.smpp.constants import CommandId, DataCoding
+from gateway.smpp.pdu import PDU
+from gateway.smpp.receipt import Receipt, receipt_deliver_sm
+from gateway.smpp.session import SessionClosed
+from gateway.smpp.text import TextError, encode_text, is_gsm
+from gateway.store.outbox import Report
+
+__all__ = ["ReportPump", "report_pdu", "receipt_pdu", "mo_pdu", "MULTI_KEY"]
+
+#: Message.extra key with the submit_multi id a destination's DLR names.
+MULTI_KEY = "multi"
+_MAX_SHORT_MESSAGE = 254
+
+
+def _utc(ms: int):
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).replace(tzinfo=None) if ms else None
+
+
+def receipt_pdu(report: Report, tlvs: bool = True) -> PDU:
+    """The deliver_sm receipt of a DLR report (without TLVs for an SMPP 3.3 bind)."""
+    m = report.message
+    error = report.error or 0
+    receipt = Receipt(
+        id=m.extra.get(MULTI_KEY) or report.message_id, stat=State(report.state).stat,
+        err=f"{min(error, 999):03d}", sub=1, dlvrd=1 if report.state == State.DELIVERED else 0,
+        submit_date=_utc(m.created), done_date=_utc(report.at), text=m.text[:20],
+    )
+    extra = m.extra
+    pdu = receipt_deliver_sm(
+        receipt, source_addr=m.destination, destination_addr=m.source,
+        source_addr_ton=extra.get("da_ton", 1), source_addr_npi=extra.get("da_npi", 1),
+        dest_addr_ton=extra.get("sa_ton", 0), dest_addr_npi=extra.get("sa_npi", 0), network_error=error,
+    )
+    if is_hlr(report):  # an __HLR__ request: the receipt text is the HLR result (DESIGN "Channels")
+        text = hlr_text(report, receipt.id).encode("ascii", "replace")
+        if len(text) > _MAX_SHORT_MESSAGE and tlvs:
+            pdu.params["short_message"], pdu.tlvs["message_payload"] = b"", text
+        else:
+            pdu.params["short_message"] = text[:_MAX_SHORT_MESSAGE]
+    if not tlvs:
+        pdu.tlvs = {}
+    return pdu
+
+
+def mo_pdu(report: Report, iso: bool = False, tlvs: bool = True) -> PDU:
+    """The deliver_sm carrying an incoming message."""
+    m = report.message
+    data_coding, octets = _encode_mo(m.text, m.raw, m.data_coding, iso)
+    params = {
+        "service_type": "", "source_addr_ton": 1, "source_addr_npi": 1, "source_addr": m.source,
+        "dest_addr_ton": 0, "dest_addr_npi": 0, "destination_addr": m.destination, "esm_class": 0,
+        "protocol_id": 0, "priority_flag": 0, "schedule_delivery_time": "", "validity_period": "",
+        "registered_delivery": 0, "replace_if_present_flag": 0, "data_coding": data_coding,
+        "sm_default_msg_id": 0, "short_message": octets,
+    }
+    options = {}
+    if len(octets) > _MAX_SHORT_MESSAGE and tlvs:
+        params["short_message"], options["message_payload"] = b"", octets
+    elif len(octets) > _MAX_SHORT_MESSAGE:  # SMPP 3.3 has no message_payload: cut
+        params["short_message"] = octets[:_MAX_SHORT_MESSAGE]
+    return PDU(CommandId.deliver_sm, 0, 0, params, options)
+
+
+def _encode_mo(text: str, raw, data_coding: int, iso: bool):
+    """(data_coding, octets) for an MO text: as received when we can, else GSM/Latin-1, else UCS2."""
+    if raw is not None and data_coding in (DataCoding.IA5, DataCoding.LATIN_1, DataCoding.UCS2):
+        return data_coding, raw
+    if iso:
+        try:
+            return DataCoding.DEFAULT, encode_text(text, DataCoding.DEFAULT, iso=True)
+        except TextError:
+            pass
+    elif is_gsm(text):
+        return DataCoding.DEFAULT, encode_text(text, DataCoding.DEFAULT)
+    return DataCoding.UCS2, encode_text(text, DataCoding.UCS2)
+
+
+def report_pdu(report: Report, iso: bool = False, tlvs: bool = True) -> PDU:
+    """The deliver_sm for any report."""
+    return mo_pdu(report, iso, tlvs) if report.kind == "mo" else receipt_pdu(report, tlvs)
+
+
+class ReportPump:
+    """Feeds one bind with its account's reports; see the module docstring.
+
+    ``session`` needs ``sendRequest(pdu)``, ``windowFree``, ``flags`` (``iso``),
+    ``tlvs_allowed`` and ``peer``.
+    """
+
+    log = Logger()
+
+    def __init__(self, session, account: str, outbox, clock, notifier=None, poll_interval: float = 2.0,
+                 retry_delay: float = 5.0, coalesce: float = 0.005):
+        self.session = session
+        self.account = account
+        self.outbox = outbox
+        self.clock = clock
+        self.notifier = notifier
+        self.poll_interval = poll_interval
+        self.retry_delay = retry_delay
+        self.coalesce = coalesce
+        #: with deliver_sm outstanding, wait for this much room before taking more (fewer, larger takes)
+        self.min_batch = max(1, getattr(session, "window", 4) // 4)
+        self.delivered = 0
+        self.running = False
+        self._taking = False
+        self._again = False
+        self._acks: list[str] = []
+        self._releases: list[str] = []
+        self._held: dict[str, object] = {}  # report id -> delayed release
+        self._flush_call = None
+        self._writes: set[defer.Deferred] = set()
+        self._poll = None
+        self._wake_call = None
+
+    @property
+    def channel(self) -> str:
+        return self.outbox.wake_channel(self.account)
+
+    def start(self) -> None:
+        self.running = True
+        if self.notifier is not None:
+            self.notifier.subscribe(self.channel, self._woken)
+        if self.poll_interval:
+            self._poll = task.LoopingCall(self.pump)
+            self._poll.clock = self.clock
+            self._poll.start(self.poll_interval, now=False)
+        self.pump()
+
+    def stop(self) -> defer.Deferred:
+        """Take no more; release what waits for a retry; fires when acks and releases are written."""
+        if self.running:
+            self.running = False
+            if self.notifier is not None:
+                self.notifier.unsubscribe(self.channel, self._woken)
+            if self._poll is not None and self._poll.running:
+                self._poll.stop()
+            if self._wake_call is not None and self._wake_call.active():
+                self._wake_call.cancel()
+            self._wake_call = None
+            for rid, call in list(self._held.items()):
+                call.cancel()
+                self._releases.append(rid)
+            self._held.clear()
+        self._flush()
+        if not self._writes:
+            return defer.succeed(None)
+        return defer.DeferredList(list(self._writes), consumeErrors=True).addCallback(lambda _: None)
+
+    def _woken(self, channel, message) -> None:
+        # Reports are published one by one: gather the wake-ups of a few milliseconds into one take.
+        if self._wake_call is None and self.running:
+            self._wake_call = self.clock.callLater(self.coalesce, self._wake)
+
+    def _wake(self) -> None:
+        self._wake_call = None
+        self.pump()
+
+    def pump(self) -> None:
+        """Take as many reports as the bind's window has room for."""
+        if not self.running:
+            return
+        if self._taking:
+            self._again = True
+            return
+        room = self.session.windowFree
+        if room <= 0 or (room < self.min_batch and self.session.outstanding):
+            self._again = True  # responses free room and call pump() again
+            return
+        self._taking, self._again = True, False
+        d = self.outbox.take(self.account, room)
+        d.addCallbacks(self._taken, self._take_failed, (room,))
+        d.addBoth(self._took)
+
+    def _took(self, _) -> None:
+        self._taking = False
+        if self._again:
+            self.pump()
+
+    def _take_failed(self, failure) -> None:
+        self.log.warn("taking reports of {system_id} failed: {error}", system_id=self.account,
+                      error=failure.getErrorMessage())
+
+    def _taken(self, reports, room: int) -> None:
+        if len(reports) >= room:
+            self._again = True
+        for report in reports:
+            if not self.running:
+                self._releases.append(report.id)
+                continue
+            try:
+                pdu = report_pdu(report, self.session.flags.iso, self.session.tlvs_allowed)
+            except Exception:  # a report we cannot encode must not stop the others
+                self.log.failure("cannot build the deliver_sm of report {report_id} ({message_id})",
+                                 report_id=report.id, message_id=report.message_id)
+                self._hold(report.id)
+                continue
+            d = self.session.sendRequest(pdu)
+            d.addCallbacks(self._answered, self._not_answered, (report,), None, (report,))
+        self._schedule_flush()
+
+    def _answered(self, response, report: Report) -> None:
+        self.delivered += 1
+        self._acks.append(report.id)
+        self._schedule_flush()
+        if self._again:
+            self.pump()
+
+    def _not_answered(self, failure, report: Report) -> None:
+        if self._again:
+            self.pump()
+        if failure.check(SessionClosed):
+            self._releases.append(report.id)  # another bind may take it at once
+        else:
+            self.log.warn("deliver_sm of {kind} {message_id} to {system_id} at {peer} not accepted: {error}",
+                          kind=report.kind, message_id=report.message_id, system_id=self.account,
+                          peer=self.session.peer, error=failure.getErrorMessage())
+            self._hold(report.id)
+        self._schedule_flush()
+
+    def _hold(self, rid: str) -> None:
+        """Keep a refused report leased for a while, then offer it again (no hot retry loop)."""
+        if not self.running:
+            self._releases.append(rid)
+            return
+        self._held[rid] = self.clock.callLater(self.retry_delay, self._retry, rid)
+
+    def _retry(self, rid: str) -> None:
+        self._held.pop(rid, None)
+        self._releases.append(rid)
+        self._flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_call is None and (self._acks or self._releases):
+            self._flush_call = self.clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        self._flush_call = None
+        for ids, write, what in ((self._acks, self.outbox.ack, "acknowledge"),
+                                 (self._releases, self.outbox.release, "release")):
+            if not ids:
+                continue
+            batch = list(ids)
+            ids.clear()
+            d = write(self.account, batch)
+            self._writes.add(d)
+            d.addErrback(self._write_failed, what, len(batch))
+            d.addBoth(self._written, d)
+
+    def _written(self, _, d) -> None:
+        self._writes.discard(d)
+
+    def _write_failed(self, failure, what: str, count: int) -> None:
+        # The leases lapse and the outbox offers the reports again: a duplicate at worst, never a loss.
+        self.log.warn("could not {what} {count} reports of {system_id}: {error}", what=what, count=count,
+                      system_id=self.account, error=failure.getErrorMessage())
