@@ -1,4 +1,13 @@
-"""The HTTP site: one resource tree for every HTTP part of the gateway."""
+"""The HTTP site: one resource tree for every HTTP part of the gateway.
+
+    /health                      node up, Redis reachable
+    /sys/send.php, /sys/status.php, /sys/balance.php   smsc.ru-compatible API
+    /api/v1/…                    JSON API (OpenAPI at /api/v1/openapi.json)
+    /dlr/<provider>              inbound DLR callbacks of HTTP-template providers
+
+Everything but /health needs an `HttpContext` (the store objects); without
+one the site serves /health only.
+"""
 
 from __future__ import annotations
 
@@ -54,12 +63,34 @@ class Health(resource.Resource):
 
 class Root(resource.Resource):
     def render_GET(self, request):
-        return json_response(request, 200, {"service": "smsgw", "health": "/health"})
+        return json_response(request, 200, {"service": "smsgw", "health": "/health",
+                                            "api": "/api/v1/openapi.json"})
 
 
-def make_site(config, redis_service) -> server.Site:
+def make_site(config, redis_service, context=None) -> server.Site:
+    """The site for ``config``; with ``context`` (`gateway.http.context.HttpContext`) the APIs too."""
     root = Root()
     root.putChild(b"health", Health(config.gateway["node"], redis_service))
+    if context is not None:
+        add_apis(root, context)
     site = server.Site(root)
     site.noisy = False
+    site.displayTracebacks = False
     return site
+
+
+def add_apis(root: resource.Resource, context) -> None:
+    """Mount the smsc.ru-compatible API, ``/api/v1`` and ``/dlr/<provider>`` under ``root``."""
+    from gateway.http.api.router import ApiResource
+    from gateway.http.dlr import DlrRoot
+    from gateway.http.smsc.resources import BalanceResource, SendResource, StatusResource
+
+    sys = resource.Resource()
+    sys.putChild(b"send.php", SendResource(context))
+    sys.putChild(b"status.php", StatusResource(context))
+    sys.putChild(b"balance.php", BalanceResource(context))
+    root.putChild(b"sys", sys)
+    api = resource.Resource()
+    api.putChild(b"v1", ApiResource(context))
+    root.putChild(b"api", api)
+    root.putChild(b"dlr", DlrRoot(context))

@@ -1,0 +1,218 @@
+"""
+HTTP authentication through `twisted.cred`: API keys (``X-API-Key``,
+``Authorization: Bearer``, smsc.ru ``apikey``) and login + password (smsc.ru
+``login``/``psw``), checked against the shared `AccountStore`; the realm
+returns the `Account` itself as the avatar.
+
+Two things keep a busy client from costing a Redis round trip and an scrypt
+run per request: accounts are cached for ``ttl`` seconds (a change of
+balance, password or an account disabled shows after at most that), and a
+password once verified against a stored hash is remembered (as a keyed
+digest, never in plain text) until that hash changes.
+
+An address that fails to log in ``limit`` times within ``window`` seconds is
+refused for ``block`` seconds (smsc.ru error 4); an address outside the
+account's ``allowed_ips`` is refused like a wrong password (smsc.ru error 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from twisted.cred import checkers, credentials, error, portal
+from twisted.internet import defer
+from zope.interface import implementer
+
+from gateway.interfaces import IAccountAvatar
+from gateway.logs import Logger
+from gateway.http.errors import BadCredentials, IpBlocked
+
+__all__ = ["IAPIKey", "APIKey", "AccountCache", "ApiKeyChecker", "PasswordChecker",
+           "AccountRealm", "FailedLogins", "Authenticator"]
+
+
+class IAPIKey(credentials.ICredentials):
+    """Credentials that are one API key (``key``)."""
+
+
+@implementer(IAPIKey)
+class APIKey:
+    def __init__(self, key: str):
+        self.key = key
+
+
+class AccountCache:
+    """Accounts by name and by API key for ``ttl`` seconds; verified passwords until rehash."""
+
+    def __init__(self, accounts, clock, ttl: float = 1.0, size: int = 10_000):
+        self.accounts = accounts
+        self.clock = clock
+        self.ttl = ttl
+        self.size = size
+        self._by_name: dict = {}
+        self._by_key: dict = {}
+        self._verified: dict = {}
+        self._pepper = os.urandom(16)
+
+    def _fresh(self, table, key):
+        hit = table.get(key)
+        if hit is not None and hit[0] > self.clock.seconds():
+            return hit[1]
+        return None
+
+    def _keep(self, table, key, value) -> None:
+        if len(table) >= self.size:
+            table.clear()
+        table[key] = (self.clock.seconds() + self.ttl, value)
+
+    @defer.inlineCallbacks
+    def get(self, name: str):
+        """The `Account` named ``name`` or None (cached)."""
+        account = self._fresh(self._by_name, name)
+        if account is None:
+            account = yield self.accounts.get(name)
+            if account is not None:
+                self._keep(self._by_name, name, account)
+        return account
+
+    @defer.inlineCallbacks
+    def by_api_key(self, key: str):
+        """The enabled `Account` owning ``key`` or None (cached)."""
+        account = self._fresh(self._by_key, key)
+        if account is None:
+            account = yield self.accounts.by_api_key(key)
+            if account is not None:
+                self._keep(self._by_key, key, account)
+                self._keep(self._by_name, account.name, account)
+        return account
+
+    @defer.inlineCallbacks
+    def check_password(self, name: str, password: str):
+        """The enabled `Account` if ``password`` is right, else None (scrypt only once per hash)."""
+        account = yield self.get(name)
+        if account is None or not account.enabled or not account.password:
+            return None
+        digest = hmac.new(self._pepper, f"{name}\0{password}".encode(), hashlib.sha256).digest()
+        if self._verified.get(digest) == account.password:
+            return account
+        checked = yield self.accounts.check_password(name, password)
+        if checked is None:
+            return None
+        if len(self._verified) >= self.size:
+            self._verified.clear()
+        self._verified[digest] = checked.password
+        self._keep(self._by_name, name, checked)
+        return checked
+
+
+@implementer(checkers.ICredentialsChecker)
+class ApiKeyChecker:
+    credentialInterfaces = (IAPIKey,)
+
+    def __init__(self, cache: AccountCache):
+        self.cache = cache
+
+    def requestAvatarId(self, creds):
+        d = self.cache.by_api_key(creds.key)
+        return d.addCallback(_account_name)
+
+
+@implementer(checkers.ICredentialsChecker)
+class PasswordChecker:
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def __init__(self, cache: AccountCache):
+        self.cache = cache
+
+    def requestAvatarId(self, creds):
+        name = creds.username.decode() if isinstance(creds.username, bytes) else creds.username
+        password = creds.password.decode() if isinstance(creds.password, bytes) else creds.password
+        return self.cache.check_password(name, password).addCallback(_account_name)
+
+
+def _account_name(account):
+    if account is None:
+        raise error.UnauthorizedLogin()
+    return account.name
+
+
+@implementer(portal.IRealm)
+class AccountRealm:
+    """Returns the `Account` as the avatar (`IAccountAvatar`)."""
+
+    def __init__(self, cache: AccountCache):
+        self.cache = cache
+
+    @defer.inlineCallbacks
+    def requestAvatar(self, avatarId, mind, *interfaces):
+        if IAccountAvatar not in interfaces:
+            raise NotImplementedError("only IAccountAvatar avatars")
+        account = yield self.cache.get(avatarId)
+        if account is None:
+            raise error.UnauthorizedLogin()
+        return IAccountAvatar, account, lambda: None
+
+
+class FailedLogins:
+    """Counts failed logins per address; too many in a window blocks the address a while."""
+
+    def __init__(self, clock, limit: int = 20, window: float = 60.0, block: float = 60.0,
+                 max_addresses: int = 100_000):
+        self.clock = clock
+        self.max_addresses = max_addresses
+        self.limit = limit
+        self.window = window
+        self.block = block
+        self._failures: dict[str, list] = {}
+        self._blocked: dict[str, float] = {}
+
+    def blocked(self, address: str) -> bool:
+        until = self._blocked.get(address)
+        if until is None:
+            return False
+        if until > self.clock.seconds():
+            return True
+        del self._blocked[address]
+        return False
+
+    def failed(self, address: str) -> None:
+        now = self.clock.seconds()
+        if len(self._failures) >= self.max_addresses:  # a flood of addresses: forget, stay bounded
+            self._failures.clear()
+        recent = [t for t in self._failures.get(address, ()) if t > now - self.window]
+        recent.append(now)
+        if len(recent) >= self.limit:
+            self._blocked[address] = now + self.block
+            self._failures.pop(address, None)
+        else:
+            self._failures[address] = recent
+
+
+class Authenticator:
+    """Logs a request's credentials in through the portal; fires with the `Account`."""
+
+    log = Logger()
+
+    def __init__(self, cache: AccountCache, clock, failures: FailedLogins | None = None):
+        self.portal = portal.Portal(AccountRealm(cache), [ApiKeyChecker(cache), PasswordChecker(cache)])
+        self.failures = failures or FailedLogins(clock)
+
+    @defer.inlineCallbacks
+    def login(self, creds, address: str):
+        """The `Account` for ``creds`` from ``address``; raises `BadCredentials` / `IpBlocked`."""
+        if self.failures.blocked(address):
+            raise IpBlocked(f"address {address} is temporarily blocked after repeated failed logins")
+        try:
+            _, account, _ = yield self.portal.login(creds, None, IAccountAvatar)
+        except error.UnauthorizedLogin:
+            self.failures.failed(address)
+            self.log.info("failed HTTP login from {address}", address=address)
+            raise BadCredentials("invalid credentials") from None
+        if not account.ip_allowed(address):
+            self.failures.failed(address)
+            self.log.info("account {account}: login from {address} outside allowed_ips",
+                          account=account.name, address=address)
+            raise BadCredentials("invalid credentials or address not allowed for this account")
+        return account

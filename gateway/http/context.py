@@ -1,0 +1,75 @@
+"""
+`HttpContext`: the store objects and settings every HTTP resource uses, built
+once by the service and handed to `gateway.http.site.make_site`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.http.auth import AccountCache, Authenticator
+from gateway.http.errors import ServiceUnavailable
+from gateway.http.sending import Sender
+from gateway.http.signing import CallbackSigner
+
+__all__ = ["HttpContext", "PendingContext"]
+
+
+@dataclass
+class HttpContext:
+    """What the HTTP APIs work with.
+
+    ``acceptor`` is the shared `IAcceptor` (wrap it in
+    `gateway.store.index.IndexingAcceptor` so the archive sees every
+    message); ``providers`` maps provider names to the providers that take
+    inbound DLR callbacks at ``/dlr/<name>`` (those with a ``handle_dlr``).
+    """
+
+    redis: object
+    clock: object
+    acceptor: object
+    accounts: object
+    messages: object
+    templates: object
+    index: object
+    node: str = ""
+    default_region: str = "RU"
+    admin_token: str = ""
+    providers: dict = field(default_factory=dict)
+    account_ttl: float = 1.0
+    cache: AccountCache = field(init=False)
+    auth: Authenticator = field(init=False)
+    sender: Sender = field(init=False)
+    signer: CallbackSigner = field(init=False)
+
+    def __post_init__(self):
+        self.signer = CallbackSigner(self.redis, self.clock)
+        self.cache = AccountCache(self.accounts, self.clock, ttl=self.account_ttl)
+        self.auth = Authenticator(self.cache, self.clock)
+        self.sender = Sender(self.acceptor, self.default_region)
+
+
+class PendingContext:
+    """Stands in for the `HttpContext` until the store is connected (`resolve`).
+
+    The site is mounted when the service tree is built, before Redis is up;
+    until then every API request is answered 503 (retry later).  ``providers``
+    is known from the configuration, so ``/dlr/<name>`` routes from the start.
+    """
+
+    def __init__(self, providers: dict | None = None):
+        self.providers = providers if providers is not None else {}
+        self._context: HttpContext | None = None
+
+    def resolve(self, context: HttpContext) -> None:
+        self._context = context
+
+    @property
+    def ready(self) -> bool:
+        return self._context is not None
+
+    def __getattr__(self, name):
+        context = self.__dict__.get("_context")
+        if context is None:
+            raise ServiceUnavailable("the gateway is starting; retry in a moment")
+        return getattr(context, name)
