@@ -47,12 +47,15 @@ class IProvider(Interface):
 class IReportSink(Interface):
     """Where providers hand receipts and incoming messages (`gateway.store.tracker.Tracker`)."""
 
-    def report(provider, upstream_id, state, error_code=0, at=None) -> Deferred:
+    def report(provider, upstream_id, state, error_code=0, at=None, extra=None) -> Deferred:
         """A receipt: ``state`` (`gateway.model.State`) for ``upstream_id`` at ``at`` (epoch ms).
 
         Maps the upstream id to our message id, records the state in its
         history and, if the client asked (registered_delivery), queues a DLR
         in the account's outbox.  Fires with our id, or None when unknown.
+        ``extra``: receipt fields beyond the state (msgpack-able dict; the HLR
+        result of an ``hlr`` message), kept with the message and carried by
+        its DLR as `gateway.store.outbox.Report.extra`.
         """
 
     def deliver_mo(provider, source, destination, text="", raw=None, data_coding=0,
@@ -161,7 +164,13 @@ class IChannel(Interface):
     prefix = Attribute("The SMPP text prefix that selects it (``__MAIL__``), or None for none.")
 
     def parse(text, destination):
-        """``(text, params)`` to deliver; raise `gateway.channels.ChannelError` to refuse."""
+        """``(text, params)`` to deliver; raise `gateway.channels.ChannelError` to refuse.
+
+        ``text`` is what follows the prefix and its ``: `` (over HTTP: the
+        message text as given), ``\n~~~\n`` comment included: return it
+        intact at the end of the text, the store splits it off.  ``params``
+        (a msgpack-able dict) are merged into ``Message.extra`` for providers.
+        """
 
 
 class IChannelPlugin(Interface):
@@ -174,3 +183,32 @@ class IChannelPlugin(Interface):
 
 
 __all__ += ["IProviderPlugin", "IChannel", "IChannelPlugin"]
+
+
+class IStoreAccess(Interface):
+    """The store, for providers that keep state of their own in Redis (the Telegram bot's phone links).
+
+    The engine provides it next to `IReportSink`, so such a provider reaches
+    it through the sink it was built with: ``IStoreAccess(sink).whenReady()``.
+    """
+
+    def whenReady() -> Deferred:
+        """Fires, once Redis is connected, with an object whose ``redis`` is the txredisapi client."""
+
+
+class IHlrLookup(Interface):
+    """Where an HLR lookup (channel ``hlr``) gets its answer: an HLR vendor, numbering data, …
+
+    Used by the ``hlr`` provider (`gateway.providers.hlr`), one implementation
+    per ``lookup =`` choice.
+    """
+
+    def lookup(msisdn) -> Deferred:
+        """Fires with a `gateway.providers.hlr.HlrAnswer` for ``msisdn`` (E.164 digits, no ``+``).
+
+        Fails with `gateway.providers.hlr.LookupFailed` when no answer can be
+        had now (the lookup is retried later).
+        """
+
+
+__all__ += ["IStoreAccess", "IHlrLookup"]

@@ -113,7 +113,8 @@ class SubmitBuilder:
             "dest_addr_npi": d_npi if o.dest_npi is None else o.dest_npi,
             "destination_addr": destination,
             "esm_class": 0,
-            "protocol_id": int(message.extra.get("protocol_id", 0)) if message.extra else 0,
+            # a channel's fixed protocol_id (ping: 0x40), else the client's own ("pid")
+            "protocol_id": int(message.extra.get("protocol_id", message.extra.get("pid", 0))) if message.extra else 0,
             "priority_flag": min(max(int(message.priority), 0), 3),
             "registered_delivery": RegisteredDelivery.RECEIPT,
         }

@@ -18,6 +18,7 @@ import msgpack
 from twisted.internet import defer
 from zope.interface import implementer
 
+from gateway.channels.errors import ChannelError
 from gateway.interfaces import IAcceptor
 from gateway.logs import Logger
 from gateway.model import Account, Direction, IdGenerator, Message, Submit, split_comment
@@ -71,9 +72,11 @@ class Acceptor:
 
     def __init__(self, redis, router: Router, ids: IdGenerator, clock, node: str = "",
                  timeout: float = DEFAULT_TIMEOUT, max_batch: int = 1000,
-                 multipart_timeout: float = 120.0):
+                 multipart_timeout: float = 120.0, channels=None):
         from gateway.store.multipart import PartAssembler  # it builds on this module
 
+        #: the `gateway.channels.Channels` registry: a submit's channel is settled before the rules
+        self.channels = channels
         self.redis = redis
         self.router = router
         self.ids = ids
@@ -98,10 +101,22 @@ class Acceptor:
         ``msg_id`` imposes the id (submit_multi gives its destinations related ids).
         """
         try:
+            submit = self.classify(submit)
             message, envelope = self.prepare(account, submit, msg_id)
         except AcceptError as e:
             return defer.fail(e)
         return self._batcher.add((envelope, message))
+
+    def classify(self, submit: Submit) -> Submit:
+        """``submit`` with its channel, text and channel parameters settled by the channel registry
+        (a ``__MAIL__:`` prefix, or the channel an HTTP request named); `AcceptError` with the
+        channel's status for a message the channel refuses."""
+        if self.channels is None:
+            return submit
+        try:
+            return self.channels.apply(submit)
+        except ChannelError as e:
+            raise AcceptError(e.status, e.reason) from None
 
     def accept_part(self, account: Account, submit: Submit, reference: int, total: int,
                     number: int) -> defer.Deferred:

@@ -55,15 +55,39 @@ Accounts
   ``smsgw:acct:{name}``         hash: account field → JSON value
   ``smsgw:apikey:{sha256}``     string: API key digest → account name
 
-HTTP side (archive index, templates, smsc.ru-compatible request ids)
-  ``smsgw:ix:{account}``        zset (score 0, by id = by time): the account's MT and MO ids
-  ``smsgw:ix:{account}:n:{number}``  zset (score 0): the same, for one phone number
+HTTP side (templates, smsc.ru-compatible request ids, callback signing)
   ``smsgw:tpl:{account}``       hash: template name → JSON {body, engine}
   ``smsgw:sc:{account}:{id}``   hash (expires): phone → message id of one send.php request
+  ``smsgw:cb:secret``           string: master secret the callback signing secrets derive from
+
+Channel providers (gateway/providers/telegram)
+  ``smsgw:tg:{bot}:chat:{phone}``  string: the chat id of ``{phone}`` (digits, no '+') with
+                                bot ``{bot}`` (its username, no '@'), set when the subscriber
+                                shared their contact with the bot
+  ``smsgw:tg:{bot}:phone:{chat}``  string: the phone linked to chat ``{chat}`` (for ``/stop``)
+  ``smsgw:tg:{bot}:offset``     string: the next getUpdates offset of bot ``{bot}``
 
 SMPP server
   ``smsgw:binds:{account}``     hash: ``{node}/{n}`` → JSON of a live bind (mode, peer,
                                 since, flags, expires ms), refreshed while it lives
+  ``smsgw:binds:{account}:kick`` channel: a bind id whose node must unbind it (replaced
+                                by a newer bind of the login on another node)
+
+Archive (gateway/archive; written by the message scripts themselves, see common.lua)
+  ``smsgw:ar:{day}``            zset (score 0, by member = by time): every archived message
+                                of UTC day ``{day}`` (days since the epoch); a member is a
+                                message id, or ``{id}@{origin}`` for a record pulled from
+                                another node (its hash is ``smsgw:msg:{id}@{origin}``, with
+                                ``ad`` its day and ``ao`` its origin)
+  ``smsgw:ar:{day}:{f}:{v}``    zset: the same, for one value of a field: ``a`` account,
+                                ``n`` number (source or destination, no '+'), ``d`` MT|MO,
+                                ``c`` channel, ``o`` origin node, ``s`` current state (1-8)
+  ``smsgw:ar:days``             zset: day → day, the days that have archived messages
+  ``smsgw:ar:changes``          zset: local message id → sequence of its last change (the
+                                feed other nodes pull from)
+  ``smsgw:ar:seq``              counter: change sequence numbers
+  ``smsgw:sync:{node}``         hash: pull state of a remote node (cursor, last run, counts)
+  ``smsgw:sync:{node}:lock``    string with TTL: a pull of that node in progress
 """
 
 from __future__ import annotations
@@ -74,7 +98,7 @@ __all__ = [
     "message", "upstream", "throughput", "dedup", "balance", "multipart",
     "ready", "delayed", "inflight", "queue_wake", "outbox_ready", "outbox_taken",
     "outbox_items", "outbox_undelivered", "outbox_wake", "mo_number", "account", "api_key",
-    "binds",
+    "binds", "binds_kick",
 ]
 
 PREFIX = "smsgw:"
@@ -167,6 +191,10 @@ def binds(account_name: str) -> str:
     return f"{PREFIX}binds:{account_name}"
 
 
+def binds_kick(account_name: str) -> str:
+    return f"{PREFIX}binds:{account_name}:kick"
+
+
 #: The same names for Lua scripts: ``K.message(id)`` etc.  Prepended to every script.
 LUA = f"""
 local K = {{}}
@@ -198,21 +226,16 @@ function K.mo_number(n) return '{PREFIX}mo:number:' .. n end
 function K.account(name) return '{PREFIX}acct:' .. name end
 function K.api_key(digest) return '{PREFIX}apikey:' .. digest end
 function K.binds(a) return '{PREFIX}binds:' .. a end
+function K.binds_kick(a) return '{PREFIX}binds:' .. a .. ':kick' end
 K.ACCOUNTS = '{ACCOUNTS}'
 """
 
 
-# -- HTTP side: archive index, templates, smsc.ru-compatible request ids ------
+# -- HTTP side: templates, smsc.ru-compatible request ids ---------------------
 
-__all__ += ["archive", "archive_number", "templates", "smsc_request"]
+__all__ += ["templates", "smsc_request", "CALLBACK_SECRET"]
 
-
-def archive(account_name: str) -> str:
-    return f"{PREFIX}ix:{account_name}"
-
-
-def archive_number(account_name: str, number: str) -> str:
-    return f"{PREFIX}ix:{account_name}:n:{number}"
+CALLBACK_SECRET = PREFIX + "cb:secret"
 
 
 def templates(account_name: str) -> str:
@@ -223,7 +246,55 @@ def smsc_request(account_name: str, request_id: str) -> str:
     return f"{PREFIX}sc:{account_name}:{request_id}"
 
 
+# -- Archive: per-day indexes of every message, the change feed, node sync ----
+
+__all__ += ["ARCHIVE_DAYS", "ARCHIVE_CHANGES", "ARCHIVE_SEQ", "archive_all", "archive_by",
+            "sync_state", "sync_lock"]
+
+ARCHIVE_DAYS = PREFIX + "ar:days"
+ARCHIVE_CHANGES = PREFIX + "ar:changes"
+ARCHIVE_SEQ = PREFIX + "ar:seq"
+
+
+def archive_all(day: int) -> str:
+    return f"{PREFIX}ar:{day}"
+
+
+def archive_by(day: int, field: str, value) -> str:
+    return f"{PREFIX}ar:{day}:{field}:{value}"
+
+
+def sync_state(node: str) -> str:
+    return f"{PREFIX}sync:{node}"
+
+
+def sync_lock(node: str) -> str:
+    return f"{PREFIX}sync:{node}:lock"
+
+
 LUA += f"""
-function K.archive(a) return '{PREFIX}ix:' .. a end
-function K.archive_number(a, n) return '{PREFIX}ix:' .. a .. ':n:' .. n end
+K.ARCHIVE_DAYS = '{ARCHIVE_DAYS}'
+K.ARCHIVE_CHANGES = '{ARCHIVE_CHANGES}'
+K.ARCHIVE_SEQ = '{ARCHIVE_SEQ}'
+function K.archive_all(day) return '{PREFIX}ar:' .. day end
+function K.archive_by(day, f, v) return '{PREFIX}ar:' .. day .. ':' .. f .. ':' .. v end
+function K.sync_state(n) return '{PREFIX}sync:' .. n end
+function K.sync_lock(n) return '{PREFIX}sync:' .. n .. ':lock' end
 """
+
+
+# -- channel providers: Telegram bot phone links ---------------------------------
+
+__all__ += ["telegram_chat", "telegram_phone", "telegram_offset"]
+
+
+def telegram_chat(bot: str, phone: str) -> str:
+    return f"{PREFIX}tg:{bot}:chat:{phone}"
+
+
+def telegram_phone(bot: str, chat_id) -> str:
+    return f"{PREFIX}tg:{bot}:phone:{chat_id}"
+
+
+def telegram_offset(bot: str) -> str:
+    return f"{PREFIX}tg:{bot}:offset"

@@ -43,6 +43,10 @@ class PartAssembler:
         """Store part ``number`` (1-based) of ``total``; fires with the message (same id for all parts)."""
         if not (2 <= total <= 255 and 1 <= number <= total):
             return defer.fail(AcceptError(S.ESME_RINVOPTPARAMVAL, f"bad part {number} of {total}"))
+        channels = self.acceptor.channels
+        if number == 1 and channels is not None and channels.prefixed(submit.text):
+            return defer.fail(AcceptError(S.ESME_RINVMSGLEN, "a channel prefix (__MAIL__: …) needs the whole text "
+                                                             "in one submit: use message_payload"))
         part = replace(submit, parts=total)
         try:
             message, envelope = self.acceptor.prepare(account, part)

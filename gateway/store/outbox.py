@@ -14,7 +14,7 @@ published on the account's wake channel (`keys.outbox_wake`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgpack
 from twisted.internet import defer
@@ -42,13 +42,16 @@ class Report:
     error: int
     at: int
     message: Message
+    #: receipt fields beyond the state, from the provider (the HLR result of an ``hlr`` message)
+    extra: dict = field(default_factory=dict)
 
     @classmethod
     def unpack(cls, blob) -> "Report":
-        kind, rid, msg_id, state, error, at, static, text = msgpack.unpackb(as_bytes(blob), raw=True)
+        kind, rid, msg_id, state, error, at, static, text, *rest = msgpack.unpackb(as_bytes(blob), raw=True)
         message = Message.from_static_blob(static, text.decode("utf-8"))
         message.state, message.error = State(state), error
-        return cls(kind.decode(), rid.decode(), msg_id.decode(), State(state), error, at, message)
+        extra = msgpack.unpackb(rest[0], raw=False) if rest and rest[0] else {}
+        return cls(kind.decode(), rid.decode(), msg_id.decode(), State(state), error, at, message, extra)
 
 
 @implementer(IOutbox)

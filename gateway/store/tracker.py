@@ -50,10 +50,15 @@ class Tracker:
         return int(self.clock.seconds() * 1000)
 
     def report(self, provider: str, upstream_id: str, state: State, error_code: int = 0,
-               at: int | None = None) -> defer.Deferred:
-        """Apply one receipt; fires with our message id, or None if the upstream id is unknown."""
+               at: int | None = None, extra: dict | None = None) -> defer.Deferred:
+        """Apply one receipt; fires with our message id, or None if the upstream id is unknown.
+
+        ``extra`` (receipt fields beyond the state: an HLR result) is kept with
+        the message and travels with its DLR (`gateway.store.outbox.Report.extra`).
+        """
         at = self.now_ms() if at is None else int(at)
-        return self._try((provider, str(upstream_id), int(state), int(error_code), at), 0)
+        packed = msgpack.packb(extra, use_bin_type=True) if extra else b""
+        return self._try((provider, str(upstream_id), int(state), int(error_code), at, packed), 0)
 
     def _try(self, receipt, tries: int) -> defer.Deferred:
         last = tries >= self.unmatched_retries

@@ -2,6 +2,162 @@
 local ENROUTE, DELIVERED, EXPIRED, UNDELIVERABLE, ACCEPTED, REJECTED = 1, 2, 3, 5, 6, 8
 local FINAL = {[2] = true, [3] = true, [4] = true, [5] = true, [8] = true}
 
+-- Archive (gateway/archive): every MT and MO filed in per-day indexes by the same script
+-- that writes it, so an acknowledged message is never missing from the archive.  Index
+-- members are message ids, which sort by time (9 base-36 digits of the creation ms).
+local function archive_day(id)
+  local ms = tonumber(string.sub(id, 1, 9), 36)
+  if ms == nil or #id < 9 then return nil end
+  return math.floor(ms / 86400000)
+end
+
+-- A minimal msgpack reader for the leading fields of Message.static_blob (gateway/model.py):
+-- cmsgpack here does not know the bin type the blob uses for raw PDU bytes, and only the
+-- first seven fields are needed (so the raw bytes after them are never even skipped).
+local MP_NUMBER = {[0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8, [0xd0] = 1, [0xd1] = 2,
+                   [0xd2] = 4, [0xd3] = 8, [0xca] = 4, [0xcb] = 8}
+local MP_SIZED = {[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4}
+local MP_COUNT = {[0xdc] = 2, [0xdd] = 4, [0xde] = 2, [0xdf] = 4}
+
+local MP_STRING = {[0xd9] = 1, [0xda] = 2, [0xdb] = 4}
+
+local function mp_uint(s, pos, n)
+  local v = 0
+  for i = pos, pos + n - 1 do v = v * 256 + (string.byte(s, i) or error('truncated')) end
+  return v
+end
+
+-- The position after the head of the value at pos, and how many values nested in it
+-- follow (array elements, map keys and values); nothing is copied.
+local function mp_next(s, pos)
+  local b = string.byte(s, pos) or error('truncated')
+  if b < 0x80 or b >= 0xe0 or b == 0xc0 or b == 0xc2 or b == 0xc3 then return pos + 1, 0 end
+  if b >= 0xa0 and b < 0xc0 then return pos + 1 + b - 0xa0, 0 end
+  if b < 0x90 then return pos + 1, 2 * (b - 0x80) end
+  if b < 0xa0 then return pos + 1, b - 0x90 end
+  local size = MP_NUMBER[b]
+  if size then return pos + 1 + size, 0 end
+  size = MP_SIZED[b]
+  if size then return pos + 1 + size + mp_uint(s, pos + 1, size), 0 end
+  size = MP_COUNT[b] or error('unexpected msgpack type ' .. b)
+  local n = mp_uint(s, pos + 1, size)
+  if b >= 0xde then n = 2 * n end
+  return pos + 1 + size, n
+end
+
+local function mp_skip(s, pos)
+  local nxt, nested = mp_next(s, pos)
+  for _ = 1, nested do nxt = mp_skip(s, nxt) end
+  return nxt
+end
+
+-- The string at pos (nil if the value there is not one) and the position after the value.
+local function mp_string(s, pos)
+  local b = string.byte(s, pos) or error('truncated')
+  if b >= 0xa0 and b < 0xc0 then return string.sub(s, pos + 1, pos + b - 0xa0), pos + 1 + b - 0xa0 end
+  local size = MP_STRING[b]
+  if not size then return nil, mp_skip(s, pos) end
+  local start = pos + 1 + size
+  local stop = start + mp_uint(s, pos + 1, size)
+  return string.sub(s, start, stop - 1), stop
+end
+
+local BLOB_FIELDS = {'account', 'destination', 'source', 'channel', 'direction'}
+
+-- Fields 3-7 of the blob: account, destination, source, channel, direction (after the
+-- format version and the id).
+local function read_blob(blob)
+  local f, b = {}, string.byte(blob, 1)
+  if not b or not ((b >= 0x95 and b < 0xa0) or b == 0xdc or b == 0xdd) then return f end
+  local pos = mp_skip(blob, mp_next(blob, 1))
+  local _, value
+  _, pos = mp_string(blob, pos)
+  for _, name in ipairs(BLOB_FIELDS) do
+    value, pos = mp_string(blob, pos)
+    f[name] = value
+  end
+  return f
+end
+
+-- The archive fields of a packed message; {} if it cannot be read (never fails the write).
+local function blob_fields(blob)
+  local ok, f = pcall(read_blob, blob or '')
+  if ok then return f end
+  return {}
+end
+
+local function archive_number(n)
+  if n and string.byte(n, 1) == 43 then return string.sub(n, 2) end
+  return n
+end
+
+local function add_key(out, day, field, value)
+  if value ~= nil and value ~= '' then out[#out + 1] = K.archive_by(day, field, value) end
+end
+
+-- Every index a message is filed in on its day: all, account, channel, numbers (destination
+-- and source, without '+'), current state, 'd:MO' for incoming messages (MT is the rest) and,
+-- for records pulled from another node, 'o:<origin>' (a local message is one without '@').
+-- Fewer indexes per ordinary message: each costs a write on the accept path.
+local function archive_keys(day, f, origin, state)
+  local out = {K.archive_all(day)}
+  add_key(out, day, 'a', f.account)
+  if f.direction == 'MO' then add_key(out, day, 'd', 'MO') end
+  add_key(out, day, 'c', f.channel)
+  add_key(out, day, 'o', origin)
+  local dst, src = archive_number(f.destination), archive_number(f.source)
+  add_key(out, day, 'n', dst)
+  if src ~= dst then add_key(out, day, 'n', src) end
+  add_key(out, day, 's', state)
+  return out
+end
+
+-- Local messages (not records pulled from other nodes) go on the change feed other
+-- nodes sync from; a later change moves the message to the end of the feed.  Sequence
+-- numbers are reserved in growing blocks (a run filing many messages makes a few INCRBY
+-- calls, not one per message); numbers a run leaves unused are only gaps.
+local seq_next, seq_last, seq_block = 1, 0, 1
+local function archive_changed(id)
+  if seq_next > seq_last then
+    seq_last = redis.call('INCRBY', K.ARCHIVE_SEQ, seq_block)
+    seq_next = seq_last - seq_block + 1
+    seq_block = math.min(seq_block * 2, 1024)
+  end
+  redis.call('ZADD', K.ARCHIVE_CHANGES, seq_next, id)
+  seq_next = seq_next + 1
+end
+
+-- File a message just written to K.message(member), whose hash the caller gave the field
+-- 'ad' = archive_day(member) (origin: nil for a local message).
+local archive_days_seen = {}
+local function archive_add(member, blob, state, origin)
+  local day = archive_day(member)
+  if day == nil then return end
+  local f = blob_fields(blob)
+  for _, key in ipairs(archive_keys(day, f, origin, state)) do
+    redis.call('ZADD', key, 0, member)
+  end
+  if not archive_days_seen[day] then
+    redis.call('ZADD', K.ARCHIVE_DAYS, day, day)
+    archive_days_seen[day] = true
+  end
+  if origin == nil then archive_changed(member) end
+end
+
+local function archive_move(day, member, old, new)
+  if old then redis.call('ZREM', K.archive_by(day, 's', old), member) end
+  redis.call('ZADD', K.archive_by(day, 's', new), 0, member)
+end
+
+-- A state change of an archived local message: move it between the state indexes.
+local function archive_state(mkey, old, new)
+  local day = redis.call('HGET', mkey, 'ad')
+  if not day or day == '' then return end
+  local member = string.sub(mkey, #K.message('') + 1)
+  archive_move(day, member, old, new)
+  archive_changed(member)
+end
+
 -- Queue order: higher priority first, then earlier first (ms < 1e13 until year 2286).
 local function score(prio, ms)
   prio = math.max(0, math.min(9, tonumber(prio) or 0))
@@ -9,8 +165,9 @@ local function score(prio, ms)
 end
 
 local function add_history(mkey, state, now)
-  local h = redis.call('HGET', mkey, 'h') or ''
-  redis.call('HSET', mkey, 's', state, 'h', h .. ' ' .. state .. '@' .. now)
+  local f = redis.call('HMGET', mkey, 'h', 's')
+  redis.call('HSET', mkey, 's', state, 'h', (f[1] or '') .. ' ' .. state .. '@' .. now)
+  archive_state(mkey, f[2], state)
 end
 
 -- registered_delivery (SMPP 3.4 5.2.17): bits 0-1 final receipt (1 any, 2 failure,
@@ -26,9 +183,10 @@ local function wants_dlr(rd, state)
 end
 
 -- A report for the account's client (DLR or MO); kept until taken and acknowledged.
-local function push_report(acct, kind, id, state, err, now, blob, text)
+-- extra: packed receipt fields from the provider (an HLR result), or nil.
+local function push_report(acct, kind, id, state, err, now, blob, text, extra)
   local rid = 'r' .. redis.call('INCR', K.OUTBOX_SEQ)
-  local report = cmsgpack.pack({kind, rid, id, state, err, now, blob, text})
+  local report = cmsgpack.pack({kind, rid, id, state, err, now, blob, text, extra or nil})
   redis.call('HSET', K.outbox_items(acct), rid, report)
   redis.call('ZADD', K.outbox_ready(acct), now, rid)
   redis.call('SADD', K.OUTBOX_ACCOUNTS, acct)
@@ -37,9 +195,9 @@ local function push_report(acct, kind, id, state, err, now, blob, text)
 end
 
 local function dlr_if_wanted(id, mkey, state, err, now)
-  local f = redis.call('HMGET', mkey, 'r', 'a', 'd', 't')
+  local f = redis.call('HMGET', mkey, 'r', 'a', 'd', 't', 'rx')
   if wants_dlr(f[1], state) then
-    push_report(f[2], 'dlr', id, state, err, now, f[3], f[4] or '')
+    push_report(f[2], 'dlr', id, state, err, now, f[3], f[4] or '', f[5])
   end
 end
 
@@ -133,10 +291,11 @@ local function store_message(now, m, woken)
   -- m: id, account, provider, priority, due, expiry, rd, route, text, blob
   local id = m[1]
   local fields = {'d', m[10], 't', m[9], 's', ACCEPTED, 'h', ACCEPTED .. '@' .. now,
-                  'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4]}
+                  'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'ad', archive_day(id) or ''}
   if m[6] > 0 then fields[#fields + 1] = 'x'; fields[#fields + 1] = m[6] end
   if m[7] > 0 then fields[#fields + 1] = 'r'; fields[#fields + 1] = m[7] end
   redis.call('HSET', K.message(id), unpack(fields))
+  archive_add(id, m[10], ACCEPTED)
   enqueue(id, m[3], m[4], m[5], now, woken)
 end
 
@@ -146,7 +305,9 @@ local function store_rejected(now, m, status)
   local id = m[1]
   local mkey = K.message(id)
   redis.call('HSET', mkey, 'd', m[10], 't', m[9], 's', REJECTED, 'h', REJECTED .. '@' .. now,
-             'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'r', m[7], 'e', status)
+             'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'r', m[7], 'e', status,
+             'ad', archive_day(id) or '')
+  archive_add(id, m[10], REJECTED)
   dlr_if_wanted(id, mkey, REJECTED, status, now)
 end
 
