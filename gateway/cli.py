@@ -1,5 +1,6 @@
 """
-The ``smsgw`` command line for administration: ``smsgw account add|set|del|list``.
+The ``smsgw`` command line for administration: ``smsgw account add|set|del|list``
+and ``smsgw sync`` (pull the archives of the ``[sync] nodes`` now).
 
 Accounts live in Redis, so the commands work against a running gateway's
 store.  Which Redis: ``--redis-url`` (or ``$SMSGW_REDIS_URL``); else the
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("name")
     listing = actions.add_parser("list", help="list accounts")
     listing.add_argument("--json", action="store_true", help="one JSON object per account")
+    pull = commands.add_parser("sync", help="pull the archives of the [sync] nodes now")
+    pull.add_argument("--node", help="only the node of this name")
     return parser
 
 
@@ -184,6 +187,10 @@ async def _main(reactor, args) -> int:
         print(f"error: cannot connect to Redis at {args.redis_url}", file=sys.stderr)
         return 2
     try:
+        if args.command == "sync":
+            from gateway.sync.command import run_sync
+
+            return await run_sync(redis, reactor, args)
         return await run(AccountStore(redis, reactor), args)
     finally:
         await redis.disconnect()

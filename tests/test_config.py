@@ -68,7 +68,7 @@ providers = smsc1
      "FILE: [smpp] windw = '10': unknown key; known keys: listen, bind_timeout, response_timeout, "
      "inactivity_timeout, window, max_pdu_size, max_binds, failed_bind_limit, failed_bind_delay"),
     ("[smtp]\nhost = x\n",
-     "FILE: [smtp]: unknown section; known sections: gateway, redis, smpp, http, admin, simulator, "
+     "FILE: [smtp]: unknown section; known sections: gateway, redis, smpp, http, admin, archive, simulator, "
      "sync, account:NAME, provider:NAME, route:NAME"),
     ("[redis]\nfsync = never\n",
      "FILE: [redis] fsync = 'never': expected one of: everysec, always"),

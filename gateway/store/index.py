@@ -1,56 +1,31 @@
 """
-The archive index: which messages an account sent and received, in time order.
+The per-account view of the archive that ``/api/v1`` searches (``GET /messages``).
 
-Message ids start with their creation time in base 36 (`gateway.model.IdGenerator`),
-so a zset of ids with score 0 read in lexicographic order *is* a time index,
-and a period is a range of id prefixes.  Two indexes per account: all of its
-messages (``keys.archive``) and those of one phone number
-(``keys.archive_number``: the destination of an MT, the source of an MO).
-Direction and state are filtered while reading.
-
-The index is written after the message itself, by `IndexingAcceptor` (wraps
-the `IAcceptor` the SMPP server and the HTTP API share) and `IndexingSink`
-(wraps the `IReportSink` providers hand MO messages to), batched per reactor
-turn into one run of ``index.lua``.  A gateway killed between the two writes
-leaves that message out of the index (it is still stored, sent and tracked);
-a failed index write is logged, never turned into a refusal of a message
-Redis already holds.
+The archive itself (`gateway.archive`) is written by the store's Lua scripts
+in the same run as each message, so every accepted or received message is in
+it the moment the client hears OK, and a crash cannot leave one out.  This
+module keeps the small interface the HTTP API was built on: `ArchiveIndex`
+searches one account's messages of this gateway (records pulled from other
+nodes are left out), and `IndexingAcceptor` / `IndexingSink` remain as
+pass-through wrappers (with `ArchiveIndex.record` / `flush` doing nothing),
+so code that wraps with them keeps working.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import msgpack
 from twisted.internet import defer
 from zope.interface import implementer
 
+from gateway.archive import query as archive_query
+from gateway.archive.records import id_prefix
 from gateway.interfaces import IAcceptor, IReportSink
 from gateway.logs import Logger
-from gateway.model import Direction, Message
-from gateway.store import keys
-from gateway.store.batching import TurnBatcher
-from gateway.store.messages import message_from_hash
-from gateway.store.scripting import DEFAULT_TIMEOUT, call, script
+from gateway.model import Message
+from gateway.store.scripting import DEFAULT_TIMEOUT
 
 __all__ = ["ArchiveIndex", "ArchiveQuery", "IndexingAcceptor", "IndexingSink", "id_prefix"]
-
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def id_prefix(ms: int) -> str:
-    """The first 9 characters of every message id created at ``ms`` (epoch ms)."""
-    digits = []
-    for _ in range(9):
-        ms, r = divmod(ms, 36)
-        digits.append(_ALPHABET[r])
-    return "".join(reversed(digits))
-
-
-def phone_of(message: Message) -> str:
-    """The phone number a message is filed under: MT destination, MO source."""
-    number = message.source if message.direction == Direction.MO else message.destination
-    return (number or "").lstrip("+")
 
 
 @dataclass
@@ -68,7 +43,7 @@ class ArchiveQuery:
 
 
 class ArchiveIndex:
-    """Writes and searches the per-account time index."""
+    """Searches one account's archived messages (see the module docstring)."""
 
     log = Logger()
 
@@ -78,70 +53,32 @@ class ArchiveIndex:
         self.clock = clock
         self.timeout = timeout
         self.scan_factor = scan_factor
-        self._batcher = TurnBatcher(self._write, clock, max_batch)
+        self.archive = archive_query.Archive(redis, clock, timeout)
 
-    def record(self, message: Message) -> defer.Deferred:
-        """Index one stored message (batched with the others of this reactor turn)."""
-        return self._batcher.add((message.account, message.id, phone_of(message)))
+    def record(self, message: Message) -> None:
+        """Nothing to do: the message was filed in the archive when it was stored."""
 
-    def _write(self, entries) -> defer.Deferred:
-        packed = msgpack.packb(entries, use_bin_type=False)
-        d = script("index")(self.redis, [packed], self.clock, self.timeout)
-        return d.addCallback(lambda _: [True] * len(entries))
+    def flush(self) -> defer.Deferred:
+        return defer.succeed([])
 
-    def _call(self, method, *args) -> defer.Deferred:
-        return call(self.redis, self.clock, method, *args, timeout=self.timeout)
-
-    @defer.inlineCallbacks
-    def search(self, query: ArchiveQuery):
+    def search(self, query: ArchiveQuery) -> defer.Deferred:
         """Fires with ``(messages, next_cursor)``; ``next_cursor`` is None at the end.
 
-        Reads ids newest first in chunks and filters them; stops when the page
-        is full or after examining ``limit * scan_factor`` ids (then the cursor
-        says where to go on), so a rare filter cannot make one request long.
+        At most ``limit * scan_factor`` index entries are examined per page; a
+        page cut short by that says where to go on in ``next_cursor``.
         """
-        key = (keys.archive_number(query.account, query.number) if query.number
-               else keys.archive(query.account))
-        upper = ("(" + query.cursor if query.cursor
-                 else "(" + id_prefix(query.until + 1) if query.until is not None else "+")
-        lower = "[" + id_prefix(query.since) if query.since is not None else "-"
-        found, budget, chunk = [], query.limit * self.scan_factor, max(query.limit, 50)
-        while budget > 0:
-            ids = yield self._call("execute_command", "ZREVRANGEBYLEX", key, upper, lower,
-                                   "LIMIT", 0, min(chunk, budget))
-            ids = [i.decode() if isinstance(i, bytes) else i for i in ids or ()]
-            if not ids:
-                return found, None
-            budget -= len(ids)
-            messages = yield self._load(ids)
-            for msg_id, message in zip(ids, messages):
-                if message is not None and _matches(message, query):
-                    found.append(message)
-                    if len(found) == query.limit:
-                        return found, msg_id
-            upper = "(" + ids[-1]
-        return found, upper[1:]
-
-    def _load(self, ids) -> defer.Deferred:
-        ds = [self._call("hgetall", keys.message(i)) for i in ids]
-        d = defer.gatherResults(ds, consumeErrors=True)
-        d.addErrback(lambda f: f.value.subFailure)
-        return d.addCallback(lambda rows: [message_from_hash(r) if r else None for r in rows])
-
-
-def _matches(message: Message, query: ArchiveQuery) -> bool:
-    if query.direction and message.direction.value != query.direction:
-        return False
-    if query.states and message.state.name not in query.states:
-        return False
-    return True
+        wanted = archive_query.ArchiveQuery(
+            since=query.since, until=query.until, direction=query.direction, accounts=(query.account,),
+            numbers=(query.number,) if query.number else (), states=tuple(sorted(query.states)),
+            local_only=True, limit=query.limit, cursor=query.cursor,
+            budget=max(query.limit * self.scan_factor, 1000))
+        d = defer.ensureDeferred(self.archive.search(wanted))
+        return d.addCallback(lambda page: ([m for _, m in page.items], page.cursor))
 
 
 @implementer(IAcceptor)
 class IndexingAcceptor:
-    """An `IAcceptor` that files every accepted message in the archive index."""
-
-    log = Logger()
+    """An `IAcceptor` that passes everything to the one it wraps (the archive needs no help)."""
 
     def __init__(self, acceptor, index: ArchiveIndex):
         self.acceptor = acceptor
@@ -150,27 +87,18 @@ class IndexingAcceptor:
     def __getattr__(self, name):  # add_listener, prepare, router, …: the wrapped acceptor's
         return getattr(self.acceptor, name)
 
-    def accept(self, account, submit) -> defer.Deferred:
-        return self.acceptor.accept(account, submit).addCallback(self._indexed)
+    def accept(self, account, submit, msg_id=None) -> defer.Deferred:
+        if msg_id is None:
+            return self.acceptor.accept(account, submit)
+        return self.acceptor.accept(account, submit, msg_id)
 
     def accept_part(self, account, submit, reference, total, number) -> defer.Deferred:
-        d = self.acceptor.accept_part(account, submit, reference, total, number)
-        return d.addCallback(self._indexed)
-
-    def _indexed(self, message):
-        if not isinstance(message, Message):
-            return message
-        d = self.index.record(message)
-        d.addErrback(lambda f: self.log.warn("message {id} not indexed: {error}",
-                                             id=message.id, error=f.getErrorMessage()))
-        return d.addCallback(lambda _: message)
+        return self.acceptor.accept_part(account, submit, reference, total, number)
 
 
 @implementer(IReportSink)
 class IndexingSink:
-    """An `IReportSink` that files every incoming (MO) message in the archive index."""
-
-    log = Logger()
+    """An `IReportSink` that passes everything to the one it wraps (the archive needs no help)."""
 
     def __init__(self, sink, index: ArchiveIndex):
         self.sink = sink
@@ -179,19 +107,12 @@ class IndexingSink:
     def __getattr__(self, name):
         return getattr(self.sink, name)
 
-    def report(self, provider, upstream_id, state, error_code=0, at=None) -> defer.Deferred:
-        return self.sink.report(provider, upstream_id, state, error_code, at)
+    def report(self, provider, upstream_id, state, error_code=0, at=None, extra=None) -> defer.Deferred:
+        if extra is None:
+            return self.sink.report(provider, upstream_id, state, error_code, at)
+        return self.sink.report(provider, upstream_id, state, error_code, at, extra)
 
     def deliver_mo(self, provider, source, destination, text="", raw=None, data_coding=0,
                    account=None, at=None, extra=None) -> defer.Deferred:
-        d = self.sink.deliver_mo(provider, source, destination, text, raw, data_coding,
-                                 account, at, extra)
-        return d.addCallback(self._indexed)
-
-    def _indexed(self, message):
-        if not message.account:
-            return message
-        d = self.index.record(message)
-        d.addErrback(lambda f: self.log.warn("MO {id} not indexed: {error}",
-                                             id=message.id, error=f.getErrorMessage()))
-        return d.addCallback(lambda _: message)
+        return self.sink.deliver_mo(provider, source, destination, text, raw, data_coding,
+                                    account, at, extra)

@@ -80,8 +80,10 @@ Archive (gateway/archive; written by the message scripts themselves, see common.
                                 another node (its hash is ``smsgw:msg:{id}@{origin}``, with
                                 ``ad`` its day and ``ao`` its origin)
   ``smsgw:ar:{day}:{f}:{v}``    zset: the same, for one value of a field: ``a`` account,
-                                ``n`` number (source or destination, no '+'), ``d`` MT|MO,
-                                ``c`` channel, ``o`` origin node, ``s`` current state (1-8)
+                                ``n`` number (source or destination, no '+'), ``d`` MO only
+                                (MT is the rest), ``c`` channel, ``o`` origin (pulled
+                                records only: a local member has no '@'), ``s`` current
+                                state (1-8)
   ``smsgw:ar:days``             zset: day → day, the days that have archived messages
   ``smsgw:ar:changes``          zset: local message id → sequence of its last change (the
                                 feed other nodes pull from)
