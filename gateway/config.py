@@ -85,6 +85,17 @@ def seconds(value: str) -> float:
     return n
 
 
+def seconds_from(minimum: float) -> Callable[[str], float]:
+    """A number of seconds of at least *minimum* (a lease of 0 s would hand messages to two nodes)."""
+    def parse(value: str) -> float:
+        n = seconds(value)
+        if n < minimum:
+            raise _Invalid(f"expected a number of seconds, {minimum:g} or more")
+        return n
+
+    return parse
+
+
 def choice(*options: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         v = value.strip().lower()
@@ -204,6 +215,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "datadir": (path, "./var"),
         "plugins_dir": (text, "./plugins"),
         "loglevel": (choice("debug", "info", "warn", "error", "critical"), "info"),
+        "lease": (seconds_from(1), "30"),
+        "report_lease": (seconds_from(1), "60"),
     },
     "redis": {
         "url": (redis_url, ""),
@@ -386,12 +399,13 @@ def _check_simulator(config: Config) -> None:
 #: What a gateway started without a configuration file runs: one demo account
 #: and a route to the demo upstream, so that a newcomer can send a message and
 #: see its receipt at once.  Never used when a configuration file is given.
-DEMO_ACCOUNT = {"password": "demo", "throughput": "100"}
+DEMO_ACCOUNT = {"password": "demo", "api_keys": "demo", "throughput": "100"}
 
 
 def _add_demo(config: Config) -> None:
     config.accounts["demo"] = _parse_section(config.source, "account:demo", PREFIXED["account"], DEMO_ACCOUNT)
     config.simulator["enabled"] = True
+    config.admin["token"] = config.admin["token"] or "demo"
     config.routes["demo"] = _parse_section(config.source, "route:demo", PREFIXED["route"],
                                            {"providers": "simulator"})
 

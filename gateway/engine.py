@@ -143,18 +143,21 @@ class Engine(service.MultiService):
         await self.accounts.sync_from_config(self.config.accounts)
         self.acceptor = Acceptor(redis, self.router, self.ids, clock, self.node, timeout, channels=self.channels)
         self.tracker = Tracker(redis, self.ids, clock, self.node, timeout)
-        self.outbox = Outbox(redis, clock, timeout)
+        self.outbox = Outbox(redis, clock, timeout, lease=self.config.gateway["report_lease"])
         self.queues = Queues(redis, clock, timeout)
         self.messages = MessageStore(redis, clock, timeout)
         self.notifier = Notifier(self.redis_service.url, reactor=self.reactor)
+        lease = self.config.gateway["lease"]
         self.dispatcher = Dispatcher(self.queues, list(self.providers.values()), self.owner, clock,
-                                     notifier=self.notifier, outbox=self.outbox, assembler=self.acceptor.parts)
+                                     notifier=self.notifier, outbox=self.outbox, assembler=self.acceptor.parts,
+                                     lease=lease, housekeeping_interval=min(5.0, lease / 2))
         self.acceptor.add_listener(self.dispatcher.wake)
         for child in (self.notifier, self.dispatcher):
             child.setServiceParent(self)  # a running MultiService starts them now
         if self.config.defaults_only:
             self.log.warn("DEMO MODE: no --config given, so account 'demo' with password 'demo' is enabled "
-                          "and routed to the demo upstream; give a configuration file for real use")
+                          "and routed to the bundled SMSC simulator, and the admin console token is 'demo'; "
+                          "give a configuration file for real use")
         self.log.info("engine ready on node {owner}: {accounts} account(s) from config, providers: {providers}, "
                       "{routes} route(s)", owner=self.owner, accounts=len(self.config.accounts),
                       providers=", ".join(self.providers) or "none", routes=len(self.router.routes))

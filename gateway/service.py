@@ -81,7 +81,8 @@ class Gateway(service.MultiService):
         super().__init__()
         self.setName("smsgw")
         self.config = config
-        #: set by `twistd smsgw`: SIGTERM/SIGINT are a requested stop, exit status 0
+        #: set by `twistd smsgw` (the process is ours): SIGTERM/SIGINT are a requested
+        #: stop with exit status 0, and the garbage collector is tuned once running
         self.handle_signals = False
 
     def startService(self):
@@ -92,6 +93,9 @@ class Gateway(service.MultiService):
 
             # after the reactor installed its own handlers ("during startup")
             reactor.addSystemEventTrigger("after", "startup", self._install_signal_handlers)
+            from gateway.runtime import tune_gc
+
+            self.getServiceNamed("engine").whenReady().addCallback(lambda _: tune_gc())
         super().startService()
 
     def _install_signal_handlers(self):
@@ -177,6 +181,14 @@ def build(config: Config, reactor=None) -> Gateway:
     from gateway.admin.wiring import install  # admin API, console, metrics, archive sync and retention
 
     install(gateway, engine, site, config, reactor)
+    from gateway.http.wiring import install_http  # /sys/*.php, /api/v1, /dlr/<provider>, callbacks
+
+    install_http(gateway, engine, site, config, reactor)  # after install: it uses the metered acceptor
     for description in config.http["listen"]:
         Listener("http", description, site, reactor).setServiceParent(frontends)
+
+    from gateway.smpp.server import SMPPServer, engine_factory
+
+    SMPPServer(lambda: engine_factory(engine, config, reactor), config.smpp["listen"],
+               reactor).setServiceParent(frontends)
     return gateway

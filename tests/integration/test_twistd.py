@@ -96,3 +96,5 @@ def test_wheel_ships_the_twistd_plugin(tmp_path):
     assert "twisted/__init__.py" not in names
     assert "twisted/plugins/__init__.py" not in names
     assert "gateway/tap.py" in names
+    assert {"gateway/admin/static/index.html", "gateway/admin/static/console.js",
+            "gateway/store/lua/archive_scan.lua"} <= set(names)   # the console and archive scripts ship
