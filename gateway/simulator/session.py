@@ -112,6 +112,8 @@ def _refuse(pdu: PDU, status: int) -> PDU:
 class SMSCFactory(protocol.Factory):
     """Sessions of one `SMSC`."""
 
+    noisy = False  # the listener and the session log what matters
+
     def __init__(self, smsc, clock):
         self.smsc = smsc
         self.clock = clock

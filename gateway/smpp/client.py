@@ -263,6 +263,8 @@ class LinkState(str, enum.Enum):
 class _SessionFactory(protocol.Factory):
     """Builds the sessions of one `ClientLink`."""
 
+    noisy = False  # the listener and the session log what matters
+
     def __init__(self, link: "ClientLink"):
         self.link = link
 

@@ -367,6 +367,8 @@ class SMPPServerFactory(protocol.Factory):
     ``registry`` (`BindRegistry`) default to ones over the acceptor's Redis.
     """
 
+    noisy = False  # the listener and the sessions log what matters
+
     log = Logger()
 
     def __init__(self, *, acceptor, messages, outbox, portal, clock, settings=None, node="smsgw",
