@@ -233,6 +233,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_binds": (integer(0), "1000"),
         "failed_bind_limit": (integer(0), "5"),
         "failed_bind_delay": (seconds, "60"),
+        "unbind_timeout": (seconds, "5"),
+        "report_poll": (seconds, "2"),
+        "report_retry": (seconds, "5"),
+        "max_pending": (integer(1), "2000"),
+        "system_id": (text, "smsgw"),
     },
     "http": {
         "listen": (endpoints, "tcp:8080:interface=127.0.0.1"),
