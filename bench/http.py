@@ -11,7 +11,8 @@ provider (``--dispatch`` also runs a dispatcher in that process moving them
 there; by default they stay queued, so the numbers are the accept path's).  The load generator (this process) uses keep-alive HTTP/1.1
 connections written with asyncio, so the client costs little of the two cores.
 
-Prints a table, then one JSON object on the last line.
+Prints a table, then one JSON object on the last line (with the CPU seconds the
+gateway, Redis and the load generator used in each run).
 
     python bench/http.py [--seconds 5] [--connections 32] [--batch-connections 3] [--dispatch]
 """
@@ -107,6 +108,7 @@ async def gateway_site(reactor, redis_url: str, port_file: str, dispatch: bool) 
     from gateway.model import Account, IdGenerator
     from gateway.providers.null import NullProvider
     from gateway.routing import Route, Router
+    from gateway.runtime import tune_gc
     from gateway.store.accept import Acceptor
     from gateway.store.accounts import AccountStore
     from gateway.store.connection import connect
@@ -132,6 +134,7 @@ async def gateway_site(reactor, redis_url: str, port_file: str, dispatch: bool) 
                       index=index, node="bench")
     site = make_site(load(None, {"gateway": {"node": "bench"}}), None, ctx)
     port = reactor.listenTCP(0, site, interface="127.0.0.1", backlog=1024)
+    tune_gc()  # what the gateway does once started (gateway/service.py)
     with open(port_file + ".tmp", "w") as f:
         f.write(str(port.getHost().port))
     os.rename(port_file + ".tmp", port_file)
@@ -212,6 +215,22 @@ async def run_load(kind: str, port: int, seconds: float, connections: int, size:
             "per_second": round(counts["ok"] / elapsed)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(gateway, redis, run) -> dict:
+    """``run()``'s result with the CPU seconds the gateway, Redis and this load generator used."""
+    before = cpu_seconds(gateway.pid), cpu_seconds(redis.pid), sum(os.times()[:2])
+    result = run()
+    after = cpu_seconds(gateway.pid), cpu_seconds(redis.pid), sum(os.times()[:2])
+    result["cpu_seconds"] = {name: round(b - a, 2) for name, a, b in zip(("gateway", "redis", "load"), before, after)}
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -232,8 +251,10 @@ def main() -> None:
         redis, redis_port = start_redis(workdir)
         gateway, port = start_gateway(f"redis://127.0.0.1:{redis_port}/0", workdir, args.dispatch)
         asyncio.run(run_load("single", port, 1.0, 8, 1, base=9_000_000))  # warm-up, other numbers
-        single = asyncio.run(run_load("single", port, args.seconds, args.connections, 1))
-        batch = asyncio.run(run_load("batch", port, args.seconds, args.batch_connections, args.batch))
+        single = measured(gateway, redis, lambda: asyncio.run(run_load("single", port, args.seconds,
+                                                                         args.connections, 1)))
+        batch = measured(gateway, redis, lambda: asyncio.run(run_load("batch", port, args.seconds,
+                                                                        args.batch_connections, args.batch)))
     finally:
         for proc in (gateway, redis):
             if proc is not None:
@@ -255,6 +276,7 @@ def report(args, single: dict, batch: dict) -> None:
         "single_requests_per_second": single["per_second"], "single_failed": single["failed"],
         "batch_messages_per_second": batch["per_second"], "batch_failed": batch["failed"],
         "batch_size": args.batch, "target_single": TARGET_SINGLE, "target_batch": TARGET_BATCH,
+        "single_cpu_seconds": single["cpu_seconds"], "batch_cpu_seconds": batch["cpu_seconds"],
         "single_meets_target": single["per_second"] >= TARGET_SINGLE,
         "batch_meets_target": batch["per_second"] >= TARGET_BATCH,
     }))

@@ -84,7 +84,6 @@ async def dispatch_run(reactor, redis, n: int, max_batch: int, provider: str) ->
     null = NullProvider(provider, window=max(max_batch, 1))
     dispatcher = Dispatcher(queues, [null], f"bench#{provider}", reactor, poll_interval=0.01,
                             housekeeping_interval=60, max_batch=max_batch)
-    dispatcher._settler.max_batch = max_batch
     started = time.perf_counter()
     dispatcher.startService()
     while True:

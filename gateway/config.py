@@ -238,10 +238,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "report_retry": (seconds, "5"),
         "max_pending": (integer(1), "2000"),
         "system_id": (text, "smsgw"),
+        "failed_bind_account_limit": (integer(0), "10"),
     },
     "http": {
         "listen": (endpoints, "tcp:8080:interface=127.0.0.1"),
         "default_region": (text, "RU"),
+        "failed_login_limit": (integer(0), "20"),
+        "failed_login_account_limit": (integer(0), "20"),
+        "failed_login_window": (seconds, "60"),
+        "failed_login_block": (seconds, "60"),
     },
     "admin": {
         "token": (text, ""),

@@ -13,6 +13,12 @@ pub/sub from other nodes — and also polls, so a lost wake-up costs at most
 ``poll_interval``.  Housekeeping (every ``housekeeping_interval``): renew the
 lease, reap lapsed leases of dead nodes, promote due delayed messages, expire
 incomplete multipart messages, reclaim and expire outbox reports.
+
+A take whose answer is lost (Redis went away or answered too late) may still
+have moved messages into flight under this process's lease, which it keeps
+renewing: such a provider is "in doubt" until a take-free moment when the
+messages held in Redis but not known here are returned to the queue
+(`Queues.return_orphans`), repeated until the reply timeout has passed.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from gateway.logs import Logger
 from gateway.model import Outcome, SendResult
 from gateway.smpp.constants import CommandStatus
 from gateway.store import keys
-from gateway.store.batching import TurnBatcher
 from gateway.store.queues import LeaseLost, Queues
 from gateway.store.schedule import backoff_ms, quiet_end
 
@@ -76,8 +81,14 @@ class Dispatcher(service.Service):
         self._under_way: dict[str, int] = {}
         self._wake_soon: set[str] = set()
         self._unsettled: list = []
+        #: outcomes of this reactor turn, settled together at its end (`_settle_outcomes`)
+        self._outcomes: list = []
+        self._settle_call = None
         self._settling: set[defer.Deferred] = set()
-        self._settler = TurnBatcher(self._settle, clock, max_batch)
+        #: ids taken into flight and not yet settled in Redis (sending or settling)
+        self._held: set[str] = set()
+        #: provider → when a take of it last failed with an unknown outcome
+        self._doubt: dict[str, float] = {}
         self._loops: list[task.LoopingCall] = []
         self._leased = False
         self._store_down = False
@@ -127,7 +138,7 @@ class Dispatcher(service.Service):
             yield defer.DeferredList([all_done, timer], fireOnOneCallback=True, consumeErrors=True)
             if call.active():
                 call.cancel()
-        self._settler.flush()
+        self._settle_outcomes()
         if self._settling:
             yield defer.DeferredList(list(self._settling), consumeErrors=True)
         yield self._retry_unsettled()
@@ -180,11 +191,14 @@ class Dispatcher(service.Service):
             self._leased = False
             self.clock.callLater(0, self._renew)
         else:
+            self._doubt[name] = self.clock.seconds()
             self.log.warn("taking messages for {provider} failed: {error}", provider=name,
                           error=failure.getErrorMessage())
 
     @defer.inlineCallbacks
     def _pump(self, provider):
+        if provider.name in self._doubt:
+            yield self._return_orphans(provider.name)
         room = min(int(provider.capacity()), self.max_batch)
         if room <= 0:
             return
@@ -192,21 +206,34 @@ class Dispatcher(service.Service):
             return  # the sends under way wake us again as they complete
         messages = yield self.queues.take(self.owner, provider.name, room)
         for message in messages:
+            self._held.add(message.id)
             self._send(provider, message)
         if len(messages) == room:
             self._again.add(provider.name)
+
+    @defer.inlineCallbacks
+    def _return_orphans(self, name: str):
+        """Called with no take of ``name`` under way (see the module docstring)."""
+        started = self.clock.seconds()
+        returned = yield self.queues.return_orphans(self.owner, name, sorted(self._held))
+        if returned:
+            self.log.warn("{count} messages of {provider} taken by a take whose answer was lost "
+                          "went back to the queue", count=returned, provider=name)
+        # a take sent before the failure may still run in Redis until its reply timeout is over
+        if started >= self._doubt.get(name, started) + self.queues.timeout:
+            self._doubt.pop(name, None)
 
     def _send(self, provider, message) -> None:
         self._under_way[provider.name] = self._under_way.get(provider.name, 0) + 1
         d = defer.maybeDeferred(provider.send, message)
         self._sending[message.id] = d
-        d.addErrback(self._send_failed, provider, message)
-        d.addCallback(self._outcome, provider, message)
+        d.addCallbacks(self._outcome, self._send_failed, (provider, message), None, (provider, message))
 
-    def _send_failed(self, failure, provider, message) -> SendResult:
+    def _send_failed(self, failure, provider, message) -> None:
         self.log.warn("provider {provider} failed sending {id}: {error}", provider=provider.name,
                       id=message.id, error=failure.getErrorMessage())
-        return SendResult.temporary(CommandStatus.VENDOR_TRANSPORT_ERROR, failure.getErrorMessage())
+        result = SendResult.temporary(CommandStatus.VENDOR_TRANSPORT_ERROR, failure.getErrorMessage())
+        self._outcome(result, provider, message)
 
     def _outcome(self, result: SendResult, provider, message) -> None:
         self._sending.pop(message.id, None)
@@ -223,12 +250,9 @@ class Dispatcher(service.Service):
             due = quiet_end(self.queues.now_ms() + wait, message.quiet_hours)
         else:
             self.sent += result.outcome is Outcome.SENT
-        d = self._settler.add((message.id, result, due))
-        d.addErrback(self._settle_failed, (message.id, result, due))
-        self._settling.add(d)
-        d.addBoth(lambda _: self._settling.discard(d))
-        if result.outcome is Outcome.PERMANENT:
-            d.addCallback(lambda _: self.wake_all())  # failed over: the next provider has it
+        self._outcomes.append((message.id, result, due))
+        if self._settle_call is None:
+            self._settle_call = self.clock.callLater(0, self._settle_outcomes)
         self._wake_later(provider.name)
 
     def _wake_later(self, name: str) -> None:
@@ -243,21 +267,41 @@ class Dispatcher(service.Service):
 
     # -- settling
 
-    def _settle(self, outcomes) -> defer.Deferred:
-        return self.queues.settle(self.owner, outcomes)
+    def _settle_outcomes(self) -> None:
+        """Settle the outcomes collected so far, ``max_batch`` per Redis call, with one
+        Deferred per call rather than one per message."""
+        if self._settle_call is not None and self._settle_call.active():
+            self._settle_call.cancel()
+        self._settle_call = None
+        outcomes, self._outcomes = self._outcomes, []
+        for start in range(0, len(outcomes), self.max_batch):
+            batch = outcomes[start:start + self.max_batch]
+            d = defer.maybeDeferred(self.queues.settle, self.owner, batch)
+            d.addCallbacks(self._settled, self._settle_failed, (batch,), None, (batch,))
+            self._settling.add(d)
+            d.addBoth(self._settle_done, d)
 
-    def _settle_failed(self, failure, outcome) -> None:
-        # Kept and retried by housekeeping: the message stays in flight under our
-        # lease meanwhile, so it is neither lost nor sent twice.
-        self._unsettled.append(outcome)
-        self.log.warn("could not record the outcome for {id}: {error}", id=outcome[0],
-                      error=failure.getErrorMessage())
+    def _settled(self, _, batch) -> None:
+        self._held.difference_update(outcome[0] for outcome in batch)
+        if any(result.outcome is Outcome.PERMANENT for _, result, _ in batch):
+            self.wake_all()  # failed over: the next provider has it
+
+    def _settle_failed(self, failure, batch) -> None:
+        # Kept and retried by housekeeping: the messages stay in flight under our
+        # lease meanwhile, so they are neither lost nor sent twice.
+        self._unsettled.extend(batch)
+        self.log.warn("could not record the outcomes of {count} messages ({id}, …): {error}",
+                      count=len(batch), id=batch[0][0], error=failure.getErrorMessage())
+
+    def _settle_done(self, _, d: defer.Deferred) -> None:
+        self._settling.discard(d)
 
     def _retry_unsettled(self) -> defer.Deferred:
         if not self._unsettled:
             return defer.succeed(None)
         outcomes, self._unsettled = self._unsettled, []
         d = self.queues.settle(self.owner, outcomes)
+        d.addCallback(lambda _: self._held.difference_update(outcome[0] for outcome in outcomes))
         return d.addErrback(lambda f: self._unsettled.extend(outcomes))
 
     # -- housekeeping

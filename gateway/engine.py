@@ -22,6 +22,7 @@ from gateway.discovery import discover
 from gateway.interfaces import IProvider, IProviderPlugin, IReportSink, IStoreAccess
 from gateway.logs import Logger
 from gateway.routing import Route, Router
+from gateway.store.scripting import StoreUnavailable
 
 __all__ = ["Engine", "build_providers", "build_router", "check_route_channels"]
 
@@ -180,10 +181,18 @@ class Engine(service.MultiService):
 
     # -- IReportSink, for providers (delegates to the tracker) -----------------------------
 
+    # A connector may bind, and its SMSC deliver held receipts, before Redis is connected
+    # (a restart that first stops a stale embedded redis-server): a temporary failure then,
+    # which the connector answers so that the SMSC sends the receipt again later.
+
     def report(self, provider, upstream_id, state, error_code=0, at=None, extra=None):
+        if self.tracker is None:
+            return defer.fail(StoreUnavailable("the engine is not ready yet"))
         return self.tracker.report(provider, upstream_id, state, error_code, at, extra)
 
     def deliver_mo(self, provider, source, destination, text="", raw=None, data_coding=0,
                    account=None, at=None, extra=None):
+        if self.tracker is None:
+            return defer.fail(StoreUnavailable("the engine is not ready yet"))
         return self.tracker.deliver_mo(provider, source, destination, text, raw, data_coding,
                                        account, at, extra)

@@ -77,6 +77,13 @@ class IAcceptor(Interface):
         refusal, `StoreUnavailable` when Redis is unreachable.
         """
 
+    def accept_many(account, submits) -> Deferred:
+        """`accept` for each submit of a batch, in one Deferred for them all.
+
+        Fires with one result per submit, in order: the `gateway.model.Message`, or
+        the exception refusing it (`AcceptError`, `StoreUnavailable`).
+        """
+
     def accept_part(account, submit, reference, total, number) -> Deferred:
         """One part (``number`` of ``total``) of a long message sent as separate submits.
 

@@ -24,6 +24,7 @@ import json
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from twisted.web import resource, server
 from zope.interface import implementer
 
@@ -160,6 +161,18 @@ class MeteredAcceptor:
     def accept(self, account, submit, msg_id=None) -> defer.Deferred:
         d = self.acceptor.accept(account, submit, msg_id) if msg_id else self.acceptor.accept(account, submit)
         return d.addCallbacks(self._accepted, self._refused, (account, submit), None, (account,))
+
+    def accept_many(self, account, submits) -> defer.Deferred:
+        d = self.acceptor.accept_many(account, submits)
+        return d.addCallback(self._counted, account, submits)
+
+    def _counted(self, results, account, submits) -> list:
+        for result, submit in zip(results, submits):
+            if isinstance(result, Exception):
+                self._refused(Failure(result), account)
+            else:
+                self._accepted(result, account, submit)
+        return results
 
     def accept_part(self, account, submit, reference, total, number) -> defer.Deferred:
         d = self.acceptor.accept_part(account, submit, reference, total, number)

@@ -156,7 +156,7 @@ class Message:
             raise ValueError(f"unknown message blob version {f[0]!r}")
         return cls(
             id=f[1], account=f[2], destination=f[3], source=f[4], channel=f[5],
-            direction=Direction(f[6]), raw=f[7], data_coding=f[8], parts=f[9], priority=f[10],
+            direction=_DIRECTIONS[f[6]], raw=f[7], data_coding=f[8], parts=f[9], priority=f[10],
             schedule=f[11], validity=f[12], registered_delivery=f[13], route=tuple(f[14]),
             comment=f[15], node=f[16], client_ref=f[17], user_ref=f[18], created=f[19],
             quiet_hours=f[20], extra=f[21], text=text,
@@ -167,6 +167,7 @@ class Message:
 
 
 _BLOB_VERSION = 1
+_DIRECTIONS = {d.value: d for d in Direction}  # a lookup per message, not an enum call
 
 
 @dataclass(slots=True)

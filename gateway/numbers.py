@@ -147,8 +147,9 @@ def _patterns(region: str, code: int):
                      for d in descs if d is not None and d.national_number_pattern]
 
 
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
-          "voicemail", "fixed_line", "mobile")
+#: Validity needs one type's pattern to match: the most common kinds of number are tried first.
+_TYPES = ("mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
+          "pager", "uan", "voicemail")
 
 
 def _e164(parsed: PhoneNumber) -> str:

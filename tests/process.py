@@ -24,7 +24,8 @@ class GatewayProcess:
     """A ``twistd -n smsgw`` child whose log lines can be waited for."""
 
     def __init__(self, *args: str, cwd: Path | None = None):
-        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        paths = [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
         self.proc = subprocess.Popen(
             twistd_command("smsgw", *args), cwd=cwd or REPO, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

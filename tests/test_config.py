@@ -67,7 +67,7 @@ providers = smsc1
     ("[smpp]\nwindw = 10\n",
      "FILE: [smpp] windw = '10': unknown key; known keys: listen, bind_timeout, response_timeout, "
      "inactivity_timeout, window, max_pdu_size, max_binds, failed_bind_limit, failed_bind_delay, "
-     "unbind_timeout, report_poll, report_retry, max_pending, system_id"),
+     "unbind_timeout, report_poll, report_retry, max_pending, system_id, failed_bind_account_limit"),
     ("[smtp]\nhost = x\n",
      "FILE: [smtp]: unknown section; known sections: gateway, redis, smpp, http, admin, archive, simulator, "
      "sync, account:NAME, provider:NAME, route:NAME"),

@@ -13,7 +13,8 @@ import hmac
 from dataclasses import dataclass
 
 from gateway.admin.web import AdminDisabled
-from gateway.http.errors import BadCredentials, Forbidden
+from gateway.http.auth import FailedLogins
+from gateway.http.errors import BadCredentials, Forbidden, IpBlocked
 from gateway.logs import Logger
 
 __all__ = ["AdminAuth", "Caller", "bearer"]
@@ -43,10 +44,12 @@ class AdminAuth:
 
     log = Logger()
 
-    def __init__(self, token: str, accounts, admin_accounts=()):
+    def __init__(self, token: str, accounts, admin_accounts=(), failures: FailedLogins | None = None):
         self.token = token
         self.accounts = accounts
         self.admin_accounts = frozenset(admin_accounts)
+        #: bad tokens per address: too many in a row block the address a while
+        self.failures = failures
 
     @property
     def enabled(self) -> bool:
@@ -66,11 +69,16 @@ class AdminAuth:
         key = bearer(request)
         if key is None:
             raise BadCredentials("credentials required: Authorization: Bearer <admin token or API key>")
+        address = _address(request)
+        if self.failures is not None and self.failures.blocked(address):
+            raise IpBlocked(f"address {address} is temporarily blocked after repeated bad credentials")
         if hmac.compare_digest(key.encode(), self.token.encode()):
             return Caller("admin", True)
         account = await self.accounts.by_api_key(key) if self.accounts is not None else None
         if account is None:
-            self.log.info("admin API: bad credentials from {address}", address=_address(request))
+            self.log.info("admin API: bad credentials from {address}", address=address)
+            if self.failures is not None:
+                self.failures.failed(address)
             raise BadCredentials("invalid admin token or API key")
         return Caller(account.name, account.name in self.admin_accounts, account.name)
 

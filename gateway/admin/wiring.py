@@ -23,6 +23,7 @@ from gateway.admin.console import AdminRoot, console_resource
 from gateway.admin.context import AdminContext
 from gateway.archive.query import Archive
 from gateway.archive.retention import Retention
+from gateway.http.auth import FailedLogins
 from gateway.logs import Logger
 from gateway.metrics import MeteredAcceptor, MeteredSink, Metrics, MetricsResource
 from gateway.sync.client import FeedClient
@@ -97,7 +98,9 @@ def _ready(engine, gateway, config, parts: Installed, nodes, reactor):
     ctx = AdminContext(
         node=engine.node, config=config, redis=engine.redis, clock=reactor, accounts=engine.accounts,
         acceptor=engine.acceptor, queues=engine.queues, router=engine.router, providers=engine.providers,
-        archive=archive, auth=AdminAuth(config.admin["token"], engine.accounts, config.admin["accounts"]),
+        archive=archive, auth=AdminAuth(config.admin["token"], engine.accounts, config.admin["accounts"],
+                       FailedLogins(reactor, config.http["failed_login_limit"],
+                                    config.http["failed_login_window"], config.http["failed_login_block"])),
         puller=puller, metrics=metrics, notifier=engine.notifier,
         registries=lambda: _registries(gateway), load_routes=_route_loader(config),
     )

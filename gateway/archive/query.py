@@ -4,11 +4,14 @@ Searching the archive.
 The indexes are per UTC day (see `gateway.store.keys`), so a search walks only
 the days of its period, newest first (or oldest first), and within a day only
 the smallest index among its single-value filters (``archive_scan.lua`` picks
-it by counting, then checks the other filters by set membership).  The work of
-a search is therefore bounded by the narrowest filter within the period, never
-by the size of the whole archive, and in any case by ``budget`` index entries:
-a search that spends its budget answers with what it found and a cursor to go
-on from (``partial``).  Every `Page` says how many entries it examined.
+it by counting, then checks the other filters by set membership).  State and
+channel have no index of their own (writing and moving those entries cost more
+on every message than they saved searches): they are checked on the messages
+of the index walked.  The work of a search is therefore bounded by the
+narrowest indexed filter within the period, never by the size of the whole
+archive, and in any case by ``budget`` index entries: a search that spends its
+budget answers with what it found and a cursor to go on from (``partial``).
+Every `Page` says how many entries it examined.
 
 Text (``text`` query: a case-insensitive substring of the text or of the ``~~~``
 comment) is matched here, on the messages the indexes let through.

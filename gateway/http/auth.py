@@ -11,8 +11,11 @@ password once verified against a stored hash is remembered (as a keyed
 digest, never in plain text) until that hash changes.
 
 An address that fails to log in ``limit`` times within ``window`` seconds is
-refused for ``block`` seconds (smsc.ru error 4); an address outside the
-account's ``allowed_ips`` is refused like a wrong password (smsc.ru error 2).
+refused for ``block`` seconds (smsc.ru error 4), and so is a login name that
+fails that often from any addresses (password guessing spread over many
+addresses; a wrong API key names no account, so only its address counts); an
+address outside the account's ``allowed_ips`` is refused like a wrong password
+(smsc.ru error 2).
 """
 
 from __future__ import annotations
@@ -156,7 +159,8 @@ class AccountRealm:
 
 
 class FailedLogins:
-    """Counts failed logins per address; too many in a window blocks the address a while."""
+    """Counts failed logins per key (an address, a login name); too many in a window blocks
+    the key a while.  A ``limit`` of 0 never blocks."""
 
     def __init__(self, clock, limit: int = 20, window: float = 60.0, block: float = 60.0,
                  max_addresses: int = 100_000):
@@ -178,6 +182,8 @@ class FailedLogins:
         return False
 
     def failed(self, address: str) -> None:
+        if not self.limit:
+            return
         now = self.clock.seconds()
         if len(self._failures) >= self.max_addresses:  # a flood of addresses: forget, stay bounded
             self._failures.clear()
@@ -195,19 +201,28 @@ class Authenticator:
 
     log = Logger()
 
-    def __init__(self, cache: AccountCache, clock, failures: FailedLogins | None = None):
+    def __init__(self, cache: AccountCache, clock, failures: FailedLogins | None = None,
+                 account_failures: FailedLogins | None = None):
         self.portal = portal.Portal(AccountRealm(cache), [ApiKeyChecker(cache), PasswordChecker(cache)])
         self.failures = failures or FailedLogins(clock)
+        self.account_failures = account_failures or FailedLogins(clock)
 
     @defer.inlineCallbacks
     def login(self, creds, address: str):
         """The `Account` for ``creds`` from ``address``; raises `BadCredentials` / `IpBlocked`."""
         if self.failures.blocked(address):
             raise IpBlocked(f"address {address} is temporarily blocked after repeated failed logins")
+        name = _login_name(creds)
+        if name is not None and self.account_failures.blocked(name):
+            self.log.info("HTTP login of {account} from {address} refused: too many failed logins of the account",
+                          account=name, address=address)
+            raise IpBlocked("login temporarily blocked after repeated failed logins")
         try:
             _, account, _ = yield self.portal.login(creds, None, IAccountAvatar)
         except error.UnauthorizedLogin:
             self.failures.failed(address)
+            if name is not None:
+                self.account_failures.failed(name)
             self.log.info("failed HTTP login from {address}", address=address)
             raise BadCredentials("invalid credentials") from None
         if not account.ip_allowed(address):
@@ -216,3 +231,11 @@ class Authenticator:
                           account=account.name, address=address)
             raise BadCredentials("invalid credentials or address not allowed for this account")
         return account
+
+
+def _login_name(creds) -> str | None:
+    """The login name of password credentials (None for an API key, which names no account)."""
+    if not credentials.IUsernamePassword.providedBy(creds):
+        return None
+    name = creds.username
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.http.auth import AccountCache, Authenticator
+from gateway.http.auth import AccountCache, Authenticator, FailedLogins
 from gateway.http.errors import ServiceUnavailable
 from gateway.http.sending import Sender
 from gateway.http.signing import CallbackSigner
@@ -37,6 +37,9 @@ class HttpContext:
     admin_token: str = ""
     providers: dict = field(default_factory=dict)
     account_ttl: float = 1.0
+    #: ``failed_login_limit``, ``failed_login_account_limit``, ``failed_login_window``,
+    #: ``failed_login_block`` of ``[http]`` (defaults: 20, 20, 60 s, 60 s)
+    login_limits: dict = field(default_factory=dict)
     cache: AccountCache = field(init=False)
     auth: Authenticator = field(init=False)
     sender: Sender = field(init=False)
@@ -45,7 +48,13 @@ class HttpContext:
     def __post_init__(self):
         self.signer = CallbackSigner(self.redis, self.clock)
         self.cache = AccountCache(self.accounts, self.clock, ttl=self.account_ttl)
-        self.auth = Authenticator(self.cache, self.clock)
+        limits = {"failed_login_limit": 20, "failed_login_account_limit": 20, "failed_login_window": 60.0,
+                  "failed_login_block": 60.0, **self.login_limits}
+        window, block = limits["failed_login_window"], limits["failed_login_block"]
+        self.auth = Authenticator(
+            self.cache, self.clock,
+            FailedLogins(self.clock, limits["failed_login_limit"], window, block),
+            FailedLogins(self.clock, limits["failed_login_account_limit"], window, block))
         self.sender = Sender(self.acceptor, self.default_region)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from gateway.http.errors import (BadParameters, HttpError, InternalError, InvalidNumberError,
                                  ServiceUnavailable, from_accept_error)
@@ -120,10 +121,10 @@ class Sender:
     def send(self, account: Account, drafts) -> defer.Deferred:
         """Accept every draft (in one reactor turn); fires with one `Outcome` each, in order.
 
-        No per-message ``yield``: each acceptance fills in its outcome, and one
-        Deferred fires when the last has (a batch of 1,000 is one wait, not 1,000).
+        One `IAcceptor.accept_many` for the whole request: a batch of 1,000 is one
+        Deferred and one callback, not 1,000 of each.
         """
-        outcomes, pending = [], []
+        outcomes, submits, accepting = [], [], []
         for draft in drafts:
             outcome = Outcome(draft.recipient)
             outcomes.append(outcome)
@@ -133,16 +134,20 @@ class Sender:
                 outcome.error = e
                 continue
             outcome.parts, outcome.cost = submit.parts, self.price(account, submit)
-            d = self.acceptor.accept(account, submit)
-            d.addCallbacks(self._accepted, self._refused, (outcome,), None, (outcome, account.name))
-            pending.append(d)
-        if not pending:
+            submits.append(submit)
+            accepting.append(outcome)
+        if not submits:
             return defer.succeed(outcomes)
-        return defer.DeferredList(pending).addCallback(lambda _: outcomes)
 
-    @staticmethod
-    def _accepted(message, outcome: Outcome) -> None:
-        outcome.message = message
+        def answered(results):
+            for outcome, result in zip(accepting, results):
+                if isinstance(result, Exception):
+                    self._refused(Failure(result), outcome, account.name)
+                else:
+                    outcome.message = result
+            return outcomes
+
+        return self.acceptor.accept_many(account, submits).addCallback(answered)
 
     def _refused(self, failure, outcome: Outcome, account: str) -> None:
         if failure.check(AcceptError):

@@ -7,18 +7,59 @@
 
 Everything but /health needs an `HttpContext` (the store objects); without
 one the site serves /health only.
+
+The access log never shows credentials: smsc.ru clients put ``psw`` and
+``apikey`` in the query string, so their values are masked in the logged URI
+(`redacting_log_formatter`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from twisted.internet import defer
+from twisted.python.components import proxyForInterface
 from twisted.web import resource, server
+from twisted.web.http import combinedLogFormatter
+from twisted.web.iweb import IAccessLogFormatter, IRequest
+from zope.interface import provider
 
 from gateway.logs import Logger
 
-__all__ = ["make_site", "Health", "json_response"]
+__all__ = ["make_site", "Health", "json_response", "redacting_log_formatter", "SECRET_PARAMETERS"]
+
+#: Query parameters whose values the access log masks.
+SECRET_PARAMETERS = ("psw", "password", "apikey", "api_key", "token", "key", "secret")
+_SECRET_QUERY = re.compile(rb"([?&;](?:" + b"|".join(p.encode() for p in SECRET_PARAMETERS) + rb")=)[^&;#]*",
+                           re.IGNORECASE)
+
+
+class _Redacted(proxyForInterface(IRequest, "_request")):  # type: ignore[misc]
+    """The request as the access log sees it: credentials in the query string masked."""
+
+    @property
+    def uri(self):
+        return _SECRET_QUERY.sub(rb"\1***", self._request.uri)
+
+    # not in IRequest, read by combinedLogFormatter
+    @property
+    def clientproto(self):
+        return self._request.clientproto
+
+    @property
+    def code(self):
+        return self._request.code
+
+    @property
+    def sentLength(self):
+        return self._request.sentLength
+
+
+@provider(IAccessLogFormatter)
+def redacting_log_formatter(timestamp, request) -> str:
+    """Twisted's combined log line, with ``psw=***``, ``apikey=***`` … in the URI."""
+    return combinedLogFormatter(timestamp, _Redacted(request))
 
 
 def json_response(request, status: int, body) -> bytes:
@@ -73,7 +114,7 @@ def make_site(config, redis_service, context=None) -> server.Site:
     root.putChild(b"health", Health(config.gateway["node"], redis_service))
     if context is not None:
         add_apis(root, context)
-    site = server.Site(root)
+    site = server.Site(root, logFormatter=redacting_log_formatter)
     site.noisy = False
     site.displayTracebacks = False
     return site

@@ -52,7 +52,8 @@ def _ready(engine, gateway, config, parts: HttpParts, reactor):
         messages=engine.messages, templates=TemplateStore(engine.redis, reactor, timeout),
         index=ArchiveIndex(engine.redis, reactor, timeout), node=engine.node,
         default_region=config.http["default_region"], admin_token=config.admin["token"],
-        providers=engine.providers)
+        providers=engine.providers,
+        login_limits={key: value for key, value in config.http.items() if key.startswith("failed_login_")})
     parts.context.resolve(context)
     parts.callbacks = CallbackWorker(engine.redis, engine.accounts, engine.outbox, reactor,
                                      notifier=engine.notifier, signer=context.signer)

@@ -35,6 +35,7 @@ class NullProvider:
         self.sent: list[str] = []
         self._outstanding = 0
         self._upstream = itertools.count(1)
+        self._receipts: list[str] = []  # upstream ids whose receipt is due with the next call
 
     def capacity(self) -> int:
         return self.window - self._outstanding
@@ -43,11 +44,15 @@ class NullProvider:
         upstream_id = f"{self.name}-{next(self._upstream)}"
         self.sent.append(message.id)
         if self.sink is not None and self.clock is not None:
-            self.clock.callLater(self.receipt_delay, self._receipt, upstream_id)
+            if not self._receipts:  # one timer for the receipts of messages sent in one turn
+                self.clock.callLater(self.receipt_delay, self._report)
+            self._receipts.append(upstream_id)
         return defer.succeed(SendResult.sent(upstream_id))
 
-    def _receipt(self, upstream_id: str) -> None:
-        self.sink.report(self.name, upstream_id, State.DELIVERED, 0).addErrback(lambda f: None)
+    def _report(self) -> None:
+        receipts, self._receipts = self._receipts, []
+        for upstream_id in receipts:
+            self.sink.report(self.name, upstream_id, State.DELIVERED, 0).addErrback(lambda f: None)
 
 
 def from_options(name, options, sink, reactor) -> NullProvider:

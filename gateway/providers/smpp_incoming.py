@@ -155,7 +155,8 @@ class IncomingHandler:
     def _report(self, fields, state: State, error: int, extra: dict | None) -> defer.Deferred:
         """Report under the likeliest id first; the text is read only if the TLV id is unknown."""
         candidates = self.spellings.candidates(fields.tlv_id, lambda: fields.text_id)
-        return defer.maybeDeferred(self._next, None, candidates, (state, error, extra), [])
+        result = self._next(None, candidates, (state, error, extra), [])
+        return result if isinstance(result, defer.Deferred) else defer.succeed(result)
 
     def _next(self, ours, candidates, receipt, tried: list):
         if ours is not None:

@@ -14,6 +14,7 @@ one response; receipts are built when they are due.
 from __future__ import annotations
 
 import heapq
+import hmac
 import itertools
 import random
 from collections import Counter, deque
@@ -100,7 +101,7 @@ class SMSC:
             return CommandStatus.ESME_ROK
         if system_id != c.system_id:
             return CommandStatus.ESME_RINVSYSID
-        if password != c.password:
+        if not hmac.compare_digest(password.encode(), c.password.encode()):
             return CommandStatus.ESME_RINVPASWD
         return CommandStatus.ESME_ROK
 

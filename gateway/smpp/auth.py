@@ -9,8 +9,9 @@ reads a password.
   account is enabled and the peer address (the login's *mind*, a `BindPeer`) is
   on its allowlist; else `AccountDisabled` / `AddressNotAllowed`.
 - `make_portal(accounts)` puts the two together.
-- `FailedBinds`: after ``limit`` bad binds in a row from one IP address, binds
-  from it are refused for ``delay`` seconds without looking at the credentials.
+- `FailedBinds`: after ``limit`` bad binds in a row from one IP address (or
+  wrong passwords for one system_id), binds from it (of it) are refused for
+  ``delay`` seconds without looking at the credentials.
 
 Every refusal is an `UnauthorizedLogin` subclass carrying the bind_resp
 ``status`` and a ``reason`` for the log.
@@ -138,12 +139,15 @@ def make_portal(accounts, verify=None) -> portal.Portal:
 
 
 class FailedBinds:
-    """Counts bad binds in a row per IP address; too many block the address for a while."""
+    """Counts bad binds in a row per IP address (or per ``what`` else: a system_id); too many
+    block the key for a while."""
 
     log = Logger()
 
-    def __init__(self, clock, limit: int = 5, delay: float = 60.0, max_addresses: int = 10_000):
+    def __init__(self, clock, limit: int = 5, delay: float = 60.0, max_addresses: int = 10_000,
+                 what: str = "address"):
         self.clock = clock
+        self.what = what
         self.limit = limit
         self.delay = delay
         self.max_addresses = max_addresses
@@ -168,8 +172,8 @@ class FailedBinds:
         self._seen[host] = entry
         if entry[0] >= self.limit and not entry[1]:
             entry[1] = self.clock.seconds() + self.delay
-            self.log.warn("{failures} failed binds in a row from {host}: refusing its binds for {delay:g} s",
-                          failures=entry[0], host=host, delay=self.delay)
+            self.log.warn("{failures} failed binds in a row for {what} {host}: refusing its binds for {delay:g} s",
+                          failures=entry[0], what=self.what, host=host, delay=self.delay)
         while len(self._seen) > self.max_addresses:
             self._seen.popitem(last=False)
 

@@ -227,14 +227,17 @@ class ESMESession(SMPPSession):
         if self.on_request is None:
             return pdu.resp(CommandStatus.ESME_RX_T_APPN, message_id="")
         d = defer.maybeDeferred(self.on_request, self, pdu)
-        d.addErrback(self._handler_failed, pdu)
-        d.addCallback(lambda status: pdu.resp(int(status), message_id=""))
-        return d
+        return d.addCallbacks(_answer, self._handler_failed, (pdu,), None, (pdu,))
 
-    def _handler_failed(self, failure: Failure, pdu: PDU) -> int:
+    def _handler_failed(self, failure: Failure, pdu: PDU) -> PDU:
         self.log.failure("handling {command} from {peer} failed", failure, command=pdu.command_id.name,
                          peer=self.peer)
-        return CommandStatus.ESME_RX_T_APPN
+        return _answer(CommandStatus.ESME_RX_T_APPN, pdu)
+
+
+def _answer(status, pdu: PDU) -> PDU:
+    """The deliver_sm_resp / data_sm_resp with ``status`` (the handler's answer)."""
+    return pdu.resp(int(status), message_id="")
 
 
 def _describe(reason: Failure) -> str:

@@ -108,13 +108,15 @@ def make_resp(pdu, status=CommandStatus.ESME_ROK, tlvs=None, **params):
     Raises ``ValueError`` for PDUs that have no response (responses themselves,
     outbind, alert_notification).
     """
-    try:
-        resp_id = CommandId(pdu.command_id | RESPONSE_BIT)
-    except ValueError:
-        resp_id = None
-    if pdu.command_id & RESPONSE_BIT or resp_id is None:
+    resp_id = _RESPONSES.get(pdu.command_id)
+    if resp_id is None:
         raise ValueError(f"{pdu.command_id.name} has no response PDU")
     return PDU(resp_id, pdu.sequence_number, status, params, tlvs)
+
+
+#: request command_id → its response's (a lookup, not an enum construction, per response)
+_RESPONSES = {CommandId(resp & ~RESPONSE_BIT): resp for resp in CommandId
+              if resp & RESPONSE_BIT and resp is not CommandId.generic_nack}
 
 
 class PDUError(Exception):

@@ -18,6 +18,7 @@ with every value URL-encoded.
 
 import dataclasses
 import datetime
+import functools
 import re
 from urllib.parse import quote, unquote_plus
 
@@ -74,6 +75,7 @@ class Receipt:
         return format_receipt(self)
 
 
+@functools.lru_cache(maxsize=256)  # receipts of one minute share their dates
 def _date(value):
     return "0000000000" if value is None else value.strftime(_DATE_FORMAT)
 

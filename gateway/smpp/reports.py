@@ -2,9 +2,10 @@
 Reports (DLRs and MO messages) from an account's outbox to one of its
 receiver / transceiver binds, as deliver_sm.
 
-A `ReportPump` per bind takes leased reports from the outbox as the bind's
-window has room — woken by the outbox pub/sub channel, and polling in case a
-wake-up was lost — and sends each as a deliver_sm.  A deliver_sm_resp with
+A `ReportPump` per bind takes leased reports from the outbox — woken by the
+outbox pub/sub channel, and polling in case a wake-up was lost — a window's
+worth ahead of what the bind's window has room for, and sends each as a
+deliver_sm as soon as there is room.  A deliver_sm_resp with
 status 0 acknowledges the report for good (acknowledgements of one reactor
 turn go to Redis together); an error status, a generic_nack, a missing answer
 or a lost connection leaves it in the outbox: released after ``retry_delay``
@@ -19,7 +20,9 @@ when it does not fit a short_message.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from twisted.internet import defer, task
 
@@ -41,7 +44,13 @@ _MAX_SHORT_MESSAGE = 254
 
 
 def _utc(ms: int):
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).replace(tzinfo=None) if ms else None
+    """The UTC minute of ``ms`` (receipt dates are YYMMDDhhmm), None for 0."""
+    return _utc_minute(ms // 60_000) if ms else None
+
+
+@lru_cache(maxsize=256)
+def _utc_minute(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, timezone.utc).replace(tzinfo=None)
 
 
 def receipt_pdu(report: Report, tlvs: bool = True) -> PDU:
@@ -118,7 +127,7 @@ class ReportPump:
     log = Logger()
 
     def __init__(self, session, account: str, outbox, clock, notifier=None, poll_interval: float = 2.0,
-                 retry_delay: float = 5.0, coalesce: float = 0.005):
+                 retry_delay: float = 5.0, coalesce: float = 0.005, max_hold: float = 20.0):
         self.session = session
         self.account = account
         self.outbox = outbox
@@ -127,8 +136,15 @@ class ReportPump:
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
         self.coalesce = coalesce
-        #: with deliver_sm outstanding, wait for this much room before taking more (fewer, larger takes)
-        self.min_batch = max(1, getattr(session, "window", 4) // 4)
+        #: Reports are taken a window ahead of the bind's window: a deliver_sm_resp frees room
+        #: for the next report at once, not a take's round trip to Redis later (at thousands a
+        #: second, the round trip, not the client, would set the pace).  A report taken ahead
+        #: and not sent within ``max_hold`` seconds goes back to the outbox, long before its
+        #: lease lapses.  Takes come in at least ``min_batch`` (fewer, larger takes).
+        self.ahead = max(1, getattr(session, "window", 4))
+        self.min_batch = max(1, self.ahead // 4)
+        self.max_hold = max_hold
+        self._ready: deque = deque()  # (report, taken at): taken ahead, not sent yet
         self.delivered = 0
         self.running = False
         self._taking = False
@@ -170,6 +186,8 @@ class ReportPump:
                 call.cancel()
                 self._releases.append(rid)
             self._held.clear()
+            self._releases.extend(report.id for report, _ in self._ready)
+            self._ready.clear()
         self._flush()
         if not self._writes:
             return defer.succeed(None)
@@ -185,19 +203,19 @@ class ReportPump:
         self.pump()
 
     def pump(self) -> None:
-        """Take as many reports as the bind's window has room for."""
+        """Send the reports at hand as the bind's window has room; take more to keep `ahead` at hand."""
         if not self.running:
             return
+        self._send_ready()
         if self._taking:
             self._again = True
             return
-        room = self.session.windowFree
-        if room <= 0 or (room < self.min_batch and self.session.outstanding):
-            self._again = True  # responses free room and call pump() again
-            return
+        want = self.ahead - len(self._ready)
+        if want < self.min_batch:
+            return  # enough at hand: responses call pump() again as they free room
         self._taking, self._again = True, False
-        d = self.outbox.take(self.account, room)
-        d.addCallbacks(self._taken, self._take_failed, (room,))
+        d = self.outbox.take(self.account, want)
+        d.addCallbacks(self._taken, self._take_failed, (want,))
         d.addBoth(self._took)
 
     def _took(self, _) -> None:
@@ -209,12 +227,24 @@ class ReportPump:
         self.log.warn("taking reports of {system_id} failed: {error}", system_id=self.account,
                       error=failure.getErrorMessage())
 
-    def _taken(self, reports, room: int) -> None:
-        if len(reports) >= room:
-            self._again = True
-        for report in reports:
-            if not self.running:
-                self._releases.append(report.id)
+    def _taken(self, reports, want: int) -> None:
+        if len(reports) >= want:
+            self._again = True  # there may be more
+        if not self.running:
+            self._releases.extend(report.id for report in reports)
+        else:
+            now = self.clock.seconds()
+            self._ready.extend((report, now) for report in reports)
+            self._send_ready()
+        self._schedule_flush()
+
+    def _send_ready(self) -> None:
+        """A deliver_sm for each report at hand while the window has room."""
+        stale = self.clock.seconds() - self.max_hold
+        while self._ready and self.session.windowFree > 0:
+            report, taken = self._ready.popleft()
+            if taken < stale:
+                self._releases.append(report.id)  # taken again later, with a fresh lease
                 continue
             try:
                 pdu = report_pdu(report, self.session.flags.iso, self.session.tlvs_allowed)
@@ -231,12 +261,9 @@ class ReportPump:
         self.delivered += 1
         self._acks.append(report.id)
         self._schedule_flush()
-        if self._again:
-            self.pump()
+        self.pump()
 
     def _not_answered(self, failure, report: Report) -> None:
-        if self._again:
-            self.pump()
         if failure.check(SessionClosed):
             self._releases.append(report.id)  # another bind may take it at once
         else:
@@ -244,6 +271,7 @@ class ReportPump:
                           kind=report.kind, message_id=report.message_id, system_id=self.account,
                           peer=self.session.peer, error=failure.getErrorMessage())
             self._hold(report.id)
+            self.pump()  # its room goes to the next report
         self._schedule_flush()
 
     def _hold(self, rid: str) -> None:

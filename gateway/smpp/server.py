@@ -11,7 +11,13 @@ A session is a state machine::
 
 with the timers of DESIGN.md: no bind within ``bind_timeout`` → close; a
 request of ours unanswered for ``response_timeout`` → close without unbind; no
-PDU at all for ``inactivity_timeout`` → close.  Binds go through the
+PDU at all for ``inactivity_timeout`` → close.
+
+Backpressure keeps a flooding client from growing the gateway's memory: the
+session stops reading from its socket while ``max_pending`` requests wait for
+the store, or while its answers pile up unread in the transport (the session
+is the transport's push producer: the transport pauses it when its write
+buffer is full), and reads again once both have drained.  Binds go through the
 twisted.cred portal (`gateway.smpp.auth`); a bind of a login beyond its
 ``MCONn`` (default one) replaces the oldest.  Message operations are in
 `gateway.smpp.operations`, reports to the client in `gateway.smpp.reports`.
@@ -26,10 +32,12 @@ from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, protocol
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 from gateway.interfaces import ISMPPAccount
 from gateway.logs import Logger
-from gateway.smpp.auth import BindPeer, BindRefused, FailedBinds
+from gateway.smpp.auth import BindPeer, BindRefused, FailedBinds, WrongPassword
 from gateway.smpp.binds import BadSystemType, BindFlags, BindRegistry, parse_system_type
 from gateway.smpp.constants import CommandId, CommandStatus, InterfaceVersion
 from gateway.smpp.operations import MessageOperations
@@ -45,7 +53,8 @@ __all__ = ["BindState", "SMPPServerSession", "SMPPServerFactory", "SMPPServer", 
 #: The ``[smpp]`` settings the server reads, with their defaults (seconds, counts, octets).
 DEFAULT_SETTINGS = {
     "bind_timeout": 10.0, "response_timeout": 60.0, "inactivity_timeout": 120.0, "window": 100,
-    "max_pdu_size": 65536, "max_binds": 1000, "failed_bind_limit": 5, "failed_bind_delay": 60.0,
+    "max_pdu_size": 65536, "max_binds": 1000, "failed_bind_limit": 5, "failed_bind_account_limit": 10,
+    "failed_bind_delay": 60.0,
     "unbind_timeout": 5.0, "report_poll": 2.0, "report_retry": 5.0, "max_pending": 2000,
     "system_id": "smsgw",
 }
@@ -71,6 +80,7 @@ SENDS = frozenset({BindState.BOUND_TX, BindState.BOUND_TRX})
 RECEIVES = frozenset({BindState.BOUND_RX, BindState.BOUND_TRX})
 
 
+@implementer(IPushProducer)
 class SMPPServerSession(SMPPSession):
     """One client connection; see the module docstring for its states and timers."""
 
@@ -92,7 +102,8 @@ class SMPPServerSession(SMPPSession):
         self._bind_timer = None
         self._why = ""
         self._pending: set[defer.Deferred] = set()
-        self._paused = False
+        self._paused = False          # reading paused: too many requests pending
+        self._write_blocked = False   # reading paused: the client does not read our answers
         self._closed: list[defer.Deferred] = []
         ops = factory.operations
         self._handlers = {
@@ -135,6 +146,7 @@ class SMPPServerSession(SMPPSession):
 
     def connectionMade(self):
         super().connectionMade()
+        self.transport.registerProducer(self, True)
         self.factory.sessions.add(self)
         timeout = float(self.factory.settings["bind_timeout"])
         if timeout:
@@ -202,16 +214,39 @@ class SMPPServerSession(SMPPSession):
         d.addBoth(self._untrack, d)
         if not self._paused and len(self._pending) >= self.factory.settings["max_pending"]:
             self._paused = True
-            self.transport.pauseProducing()
+            self._reading()
         return d
 
     def _untrack(self, result, d):
         self._pending.discard(d)
         if self._paused and len(self._pending) <= self.factory.settings["max_pending"] // 2:
             self._paused = False
-            if self.connected:
-                self.transport.resumeProducing()
+            self._reading()
         return result
+
+    def _reading(self) -> None:
+        """Read from the socket unless requests pile up or the client does not read our answers."""
+        if not self.connected or self.transport is None:
+            return
+        if self._paused or self._write_blocked:
+            self.transport.pauseProducing()
+        else:
+            self.transport.resumeProducing()
+
+    # -- IPushProducer: the transport pauses us while its write buffer is full
+
+    def pauseProducing(self):
+        if not self._write_blocked:
+            self._write_blocked = True
+            self._reading()
+
+    def resumeProducing(self):
+        if self._write_blocked:
+            self._write_blocked = False
+            self._reading()
+
+    def stopProducing(self):
+        pass
 
     def _drain(self) -> defer.Deferred:
         """Fires when every request received so far has been answered."""
@@ -232,6 +267,8 @@ class SMPPServerSession(SMPPSession):
         system_id, host = p.get("system_id", ""), self.host
         if factory.failed_binds.blocked(host):
             return self._refuse(pdu, system_id, CommandStatus.ESME_RBINDFAIL, "too many failed binds")
+        if factory.failed_account_binds.blocked(system_id):
+            return self._refuse(pdu, system_id, CommandStatus.ESME_RBINDFAIL, "too many wrong passwords")
         try:
             flags = parse_system_type(p.get("system_type", ""))
         except BadSystemType as e:
@@ -250,6 +287,7 @@ class SMPPServerSession(SMPPSession):
             return None
         factory = self.factory
         factory.failed_binds.succeeded(self.host)
+        factory.failed_account_binds.succeeded(account.name)
         if self._bind_timer is not None and self._bind_timer.active():
             self._bind_timer.cancel()
         self.account = account
@@ -276,6 +314,8 @@ class SMPPServerSession(SMPPSession):
             self.state = BindState.OPEN
         if failure.check(BindRefused):
             self.factory.failed_binds.failed(self.host)
+            if failure.check(WrongPassword):
+                self.factory.failed_account_binds.failed(system_id)
             return self._refuse(pdu, system_id, failure.value.status, failure.value.reason)
         if failure.check(StoreUnavailable):
             return self._refuse(pdu, system_id, CommandStatus.ESME_RSYSERR, "store unavailable")
@@ -383,6 +423,9 @@ class SMPPServerFactory(protocol.Factory):
         self.registry = registry or BindRegistry(acceptor.redis, clock, node, notifier=notifier)
         self.failed_binds = FailedBinds(clock, int(self.settings["failed_bind_limit"]),
                                         float(self.settings["failed_bind_delay"]))
+        #: wrong passwords in a row per system_id, whatever the address (guessing spread over many)
+        self.failed_account_binds = FailedBinds(clock, int(self.settings["failed_bind_account_limit"]),
+                                                float(self.settings["failed_bind_delay"]), what="system_id")
         self.sessions: set[SMPPServerSession] = set()
         self.stopping = False
         self._writes: set[defer.Deferred] = set()

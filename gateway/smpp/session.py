@@ -67,8 +67,10 @@ class SMPPSession(protocol.Protocol):
         self.connected = False
         self.peer = "?"
         self._sequence = 0
-        self._outstanding: dict[int, tuple[PDU, object, defer.Deferred]] = {}
+        #: sent and unanswered: sequence → (request, response deadline, Deferred), oldest first
+        self._outstanding: dict[int, tuple[PDU, float, defer.Deferred]] = {}
         self._waiting: deque[tuple[PDU, defer.Deferred]] = deque()
+        self._deadline_call = None
         self._inactivity = None
         self._keepalive = None
         self._closing = False
@@ -86,14 +88,12 @@ class SMPPSession(protocol.Protocol):
 
     def connectionLost(self, reason=protocol.connectionDone):
         self.connected = False
-        for call in (self._inactivity, self._keepalive):
+        for call in (self._inactivity, self._keepalive, self._deadline_call):
             if call is not None and call.active():
                 call.cancel()
         outstanding, self._outstanding = self._outstanding, {}
         waiting, self._waiting = self._waiting, deque()
-        for pdu, timer, d in outstanding.values():
-            if timer.active():
-                timer.cancel()
+        for pdu, _, d in outstanding.values():
             d.errback(Failure(SessionClosed(f"connection lost before {pdu.command_id.name} was answered")))
         for pdu, d in waiting:
             d.errback(Failure(SessionClosed(f"connection lost before {pdu.command_id.name} was sent")))
@@ -181,9 +181,7 @@ class SMPPSession(protocol.Protocol):
             else:
                 self.log.warn("generic_nack from {peer}: {pdu!r}", peer=self.peer, pdu=pdu)
             return
-        request, timer, d = entry
-        if timer.active():
-            timer.cancel()
+        request, _, d = entry
         self._send_waiting()
         if pdu.command_status != CommandStatus.ESME_ROK or pdu.command_id == CommandId.generic_nack:
             d.errback(Failure(SMPPError(pdu)))
@@ -272,9 +270,24 @@ class SMPPSession(protocol.Protocol):
 
     def _send_request(self, pdu: PDU, d: defer.Deferred):
         pdu.sequence_number = self.nextSequence()
-        timer = self.clock.callLater(self.response_timeout, self._timed_out, pdu.sequence_number)
-        self._outstanding[pdu.sequence_number] = (pdu, timer, d)
+        self._outstanding[pdu.sequence_number] = (pdu, self.clock.seconds() + self.response_timeout, d)
+        if self._deadline_call is None:
+            self._deadline_call = self.clock.callLater(self.response_timeout, self._check_deadline)
         self.sendPDU(pdu)
+
+    def _check_deadline(self):
+        """One timer for every outstanding request rather than one each (a timer per PDU is a
+        heap insertion and a cancellation at thousands a second): every request has the same
+        timeout, so the oldest one unanswered is the first to run out."""
+        self._deadline_call = None
+        if not self._outstanding:
+            return
+        sequence, (_, deadline, _) = next(iter(self._outstanding.items()))
+        now = self.clock.seconds()
+        if deadline > now:
+            self._deadline_call = self.clock.callLater(deadline - now, self._check_deadline)
+        else:
+            self._timed_out(sequence)
 
     def _send_waiting(self):
         while self._waiting and len(self._outstanding) < self.window and self.connected:
@@ -288,8 +301,9 @@ class SMPPSession(protocol.Protocol):
         request, _, d = entry
         self.log.warn("{peer} did not answer {command} (sequence {seq}) within {timeout:g} s",
                       peer=self.peer, command=request.command_id.name, seq=sequence, timeout=self.response_timeout)
-        d.errback(Failure(ResponseTimeout(f"no response to {request.command_id.name} in {self.response_timeout:g} s")))
+        # closing first: whatever the errback sends next must not go out on a dropped connection
         self.close("response timeout")
+        d.errback(Failure(ResponseTimeout(f"no response to {request.command_id.name} in {self.response_timeout:g} s")))
 
     def unbind(self) -> defer.Deferred:
         """Unbind politely: send unbind, close when answered (or when it times out)."""

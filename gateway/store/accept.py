@@ -107,6 +107,27 @@ class Acceptor:
             return defer.fail(e)
         return self._batcher.add((envelope, message))
 
+    def accept_many(self, account: Account, submits) -> defer.Deferred:
+        """`accept` for each of ``submits`` (an HTTP batch), with one Deferred for them all: it
+        fires with one result per submit, in order, the `Message` or the exception refusing
+        it (`AcceptError`, `StoreUnavailable`)."""
+        results, items, where = [None] * len(submits), [], []
+        for n, submit in enumerate(submits):
+            try:
+                message, envelope = self.prepare(account, self.classify(submit))
+            except AcceptError as e:
+                results[n] = e
+                continue
+            items.append((envelope, message))
+            where.append(n)
+
+        def answered(answers):
+            for n, answer in zip(where, answers):
+                results[n] = answer
+            return results
+
+        return self._batcher.add_many(items).addCallback(answered)
+
     def classify(self, submit: Submit) -> Submit:
         """``submit`` with its channel, text and channel parameters settled by the channel registry
         (a ``__MAIL__:`` prefix, or the channel an HTTP request named); `AcceptError` with the
@@ -148,7 +169,7 @@ class Acceptor:
         envelope = (
             message.id, account.name, route.providers[0], submit.priority, due, submit.validity,
             submit.registered_delivery, ",".join(route.providers), text, message.static_blob(),
-            account.throughput, account.dedup_window * 1000, cost, submit.destination,
+            account.throughput, account.dedup_window * 1000, cost, submit.destination, submit.source,
         )
         return message, envelope
 

@@ -25,7 +25,8 @@ class TurnBatcher:
         self._clock = clock
         self.max_batch = max_batch
         self._items: list = []
-        self._waiting: list[defer.Deferred] = []
+        #: per item: its Deferred, or (group, index) for an item of `add_many`
+        self._waiting: list = []
         self._call = None
 
     def add(self, item) -> defer.Deferred:
@@ -35,6 +36,18 @@ class TurnBatcher:
         if self._call is None:
             self._call = self._clock.callLater(0, self.flush)
         return d
+
+    def add_many(self, items) -> defer.Deferred:
+        """Add several items; one Deferred fires with their results in order, each a result
+        or an Exception instance (a failure of the whole call is each item's exception), so
+        that a caller with many items pays for one Deferred rather than one per item."""
+        group = _Group(len(items))
+        for n, item in enumerate(items):
+            self._items.append(item)
+            self._waiting.append((group, n))
+        if items and self._call is None:
+            self._call = self._clock.callLater(0, self.flush)
+        return group.done
 
     def flush(self) -> None:
         """Send what has been collected now (normally called by the reactor)."""
@@ -57,7 +70,9 @@ class TurnBatcher:
     @staticmethod
     def _answer(results, waiting) -> None:
         for d, result in zip(waiting, results):
-            if isinstance(result, Exception):
+            if type(d) is tuple:
+                d[0].set(d[1], result)
+            elif isinstance(result, Exception):
                 d.errback(result)
             else:
                 d.callback(result)
@@ -65,4 +80,24 @@ class TurnBatcher:
     @staticmethod
     def _fail(failure, waiting) -> None:
         for d in waiting:
-            d.errback(failure)
+            if type(d) is tuple:
+                d[0].set(d[1], failure.value)
+            else:
+                d.errback(failure)
+
+
+class _Group:
+    """The results of the items of one `TurnBatcher.add_many`, which may span chunks."""
+
+    def __init__(self, size: int):
+        self.results: list = [None] * size
+        self.left = size
+        self.done = defer.Deferred()
+        if not size:
+            self.done.callback(self.results)
+
+    def set(self, index: int, result) -> None:
+        self.results[index] = result
+        self.left -= 1
+        if not self.left:
+            self.done.callback(self.results)

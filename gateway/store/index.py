@@ -92,6 +92,9 @@ class IndexingAcceptor:
             return self.acceptor.accept(account, submit)
         return self.acceptor.accept(account, submit, msg_id)
 
+    def accept_many(self, account, submits) -> defer.Deferred:
+        return self.acceptor.accept_many(account, submits)
+
     def accept_part(self, account, submit, reference, total, number) -> defer.Deferred:
         return self.acceptor.accept_part(account, submit, reference, total, number)
 

@@ -17,7 +17,9 @@ Messages
                                 error code, ``u`` upstream ids (space separated),
                                 ``dn`` delivered parts, ``x`` validity (ms),
                                 ``r`` registered_delivery, ``a`` account,
-                                ``pr`` priority, ``o`` owner while in flight,
+                                ``pr`` priority, ``o`` owner while in flight
+                                (written by earlier versions only: the owner is
+                                in the queue's ``inflight`` hash),
                                 ``dl`` 1 while dead-lettered
   ``smsgw:node:seq``            counter: one number per process start (ids, owners)
   ``smsgw:up:{provider}:{uid}`` string with TTL: upstream id → our id
@@ -81,9 +83,11 @@ Archive (gateway/archive; written by the message scripts themselves, see common.
                                 ``ad`` its day and ``ao`` its origin)
   ``smsgw:ar:{day}:{f}:{v}``    zset: the same, for one value of a field: ``a`` account,
                                 ``n`` number (source or destination, no '+'), ``d`` MO only
-                                (MT is the rest), ``c`` channel, ``o`` origin (pulled
-                                records only: a local member has no '@'), ``s`` current
-                                state (1-8)
+                                (MT is the rest), ``o`` origin (pulled records only: a
+                                local member has no '@').  State and channel have no index
+                                (a search checks them on the messages of a narrower one);
+                                the first version also wrote ``s`` (current state) and
+                                ``c`` (channel), whose entries retention removes
   ``smsgw:ar:days``             zset: day → day, the days that have archived messages
   ``smsgw:ar:changes``          zset: local message id → sequence of its last change (the
                                 feed other nodes pull from)

@@ -51,7 +51,7 @@ class Report:
         message = Message.from_static_blob(static, text.decode("utf-8"))
         message.state, message.error = State(state), error
         extra = msgpack.unpackb(rest[0], raw=False) if rest and rest[0] else {}
-        return cls(kind.decode(), rid.decode(), msg_id.decode(), State(state), error, at, message, extra)
+        return cls(kind.decode(), rid.decode(), msg_id.decode(), message.state, error, at, message, extra)
 
 
 @implementer(IOutbox)

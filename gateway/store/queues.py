@@ -103,6 +103,15 @@ class Queues:
         """Return the in-flight messages of every owner whose lease lapsed; fires with the count."""
         return self._run("reap", self.now_ms(), "").addCallback(int)
 
+    def return_orphans(self, owner: str, provider: str, known) -> defer.Deferred:
+        """Return ``provider``'s in-flight messages held by ``owner`` other than ``known`` (the
+        ids it is still sending or settling) to the ready queue; fires with the count.
+
+        For an owner that lost the reply of a `take`: Redis may have run it, and the
+        messages it moved would otherwise stay in flight under a lease that never lapses.
+        """
+        return self._run("orphans", self.now_ms(), owner, provider, *known).addCallback(int)
+
     def release(self, owner: str) -> defer.Deferred:
         """A clean stop: return ``owner``'s in-flight messages now and drop its lease."""
         return self._run("reap", self.now_ms(), owner).addCallback(int)

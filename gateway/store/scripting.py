@@ -95,7 +95,11 @@ class Script:
 
     def __init__(self, name: str, body: str):
         self.name = name
-        self.source = keys.LUA + _common() + body
+        # The body runs as a function so that what it deferred (grouped writes, one outbox
+        # wake-up per account: common.lua, script_done) is done after it, whichever way it
+        # returns; also when it fails half-way, as the writes it made before failing stay.
+        self.source = (keys.LUA + _common() + "local function script_body()\n" + body
+                       + "\nend\n" + _RUN)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __call__(self, redis, args, clock, timeout: float = DEFAULT_TIMEOUT) -> defer.Deferred:
@@ -113,6 +117,12 @@ class Script:
 
         return d.addErrback(missing)
 
+
+_RUN = """local ok, reply = pcall(script_body)
+script_done()
+if not ok then error(reply, 0) end
+return reply
+"""
 
 _scripts: dict[str, Script] = {}
 _common_source: list[str] = []

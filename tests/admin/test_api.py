@@ -169,3 +169,14 @@ async def test_sync_without_nodes_is_a_clear_conflict(admin):
     assert (await admin.get("/admin/api/sync"))[1] == {"nodes": [], "interval": 0}
     code, body = await admin.request("POST", "/admin/api/sync")
     assert code == 409 and "[sync] nodes" in body["error"]["message"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_repeated_bad_tokens_block_the_address_even_for_the_right_token(admin):
+    from gateway.http.auth import FailedLogins
+
+    admin.ctx.auth.failures = FailedLogins(reactor, limit=3, window=60, block=60)
+    for _ in range(3):
+        assert (await admin.get("/admin/api/whoami", token="guess"))[0] == 401
+    code, body = await admin.get("/admin/api/whoami")
+    assert code == 429 and body["error"]["code"] == "ip_blocked"

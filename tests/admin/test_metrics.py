@@ -94,3 +94,17 @@ async def test_a_failing_observer_does_not_keep_a_send_from_being_settled(admin)
     finally:
         await dispatcher.stopService()
     assert admin.metrics.snapshot()["sent"] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_batch_accepted_at_once_is_counted_message_by_message(admin):
+    ctx = admin.ctx
+    acme = await ctx.accounts.get("acme")
+    acme.forbidden_words = ("casino",)
+    results = await ctx.acceptor.accept_many(acme, [Submit(destination="7900", text="hi"),
+                                                    Submit(destination="7901", text="casino"),
+                                                    Submit(destination="7902", text="hello")])
+    assert [type(r).__name__ for r in results] == ["Message", "AcceptError", "Message"]
+    s = await scrape(admin)
+    assert s[("smsgw_messages_accepted_total", (("account", "acme"), ("channel", "sms")))] == 2
+    assert s[("smsgw_messages_rejected_total", (("account", "acme"), ("status", "0x0403")))] == 1

@@ -39,13 +39,28 @@ async def test_final_messages_past_retention_go_with_their_indexes(redis, accept
     old_day = day_of(int((T0 - 40 * DAY) * 1000))
     left = await keys_of_day(redis, old_day)
     assert set(left) == {f"smsgw:ar:{old_day}", f"smsgw:ar:{old_day}:a:acme",
-                         f"smsgw:ar:{old_day}:c:sms",
-                         f"smsgw:ar:{old_day}:n:79001000000", f"smsgw:ar:{old_day}:n:Shop",
-                         f"smsgw:ar:{old_day}:s:1"}
+                         f"smsgw:ar:{old_day}:n:79001000000", f"smsgw:ar:{old_day}:n:Shop"}
     assert await keys_of_day(redis, old_day + 1) == []
     assert await redis.zscore("smsgw:ar:changes", old[1].id) is None
     assert await archive.get(recent[0].id) is not None
     assert await retention.sweep() == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_entries_of_the_former_state_and_channel_indexes_go_too(redis, acceptor, queues, tracker, clock):
+    [m] = await send(acceptor, clock, sms(), at=T0 - 40 * DAY)
+    await queues.renew("o", 30000)
+    await queues.take("o", "up", 100)
+    await queues.settle("o", [(m.id, SendResult.sent("u1"), 0)])
+    tracker.report("up", "u1", State.DELIVERED)
+    clock.advance(0)
+    day = day_of(int((T0 - 40 * DAY) * 1000))
+    legacy = [f"smsgw:ar:{day}:s:{int(State.DELIVERED)}", f"smsgw:ar:{day}:c:sms"]
+    for key in legacy:   # as the archive's first version filed messages
+        await redis.zadd(key, 0, m.id)
+    clock.advance(T0 - clock.seconds())
+    assert await Retention(redis, clock, days=30).sweep() == 1
+    assert await keys_of_day(redis, day) == []
 
 
 @pytest_twisted.ensureDeferred

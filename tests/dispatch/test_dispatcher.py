@@ -179,3 +179,43 @@ async def test_dispatcher_keeps_going_through_a_redis_outage(redis, redis_server
         assert await p1.when_sent(1) == [m.id]
     finally:
         await d.stopService()
+
+
+class SettleFailsOnce:
+    """`Queues` whose first `settle` call fails as if Redis had gone away."""
+
+    def __init__(self, queues):
+        self.queues = queues
+        self.failed = False
+
+    def __getattr__(self, name):
+        return getattr(self.queues, name)
+
+    def settle(self, owner, outcomes):
+        from twisted.internet import defer
+
+        from gateway.store.scripting import StoreUnavailable
+
+        if not self.failed:
+            self.failed = True
+            return defer.fail(StoreUnavailable("no answer from Redis"))
+        return self.queues.settle(owner, outcomes)
+
+
+@pytest_twisted.ensureDeferred
+async def test_outcomes_that_could_not_be_recorded_are_settled_by_housekeeping(redis, acceptor, queues):
+    p1 = CountingProvider("p1")
+    flaky = SettleFailsOnce(queues)
+    d = dispatcher(flaky, [p1], housekeeping_interval=0.05)
+    acceptor.add_listener(d.wake)  # woken by the accepts, not left to a poll race
+    try:
+        sent = [m.id for m in await accept_many(acceptor, 3)]
+        assert sorted(await p1.when_sent(3)) == sorted(sent)
+
+        async def all_enroute():
+            return [await state(redis, i) for i in sent] == [State.ENROUTE] * 3
+
+        await eventually(all_enroute)
+        assert flaky.failed and p1.sent.count(sent[0]) == 1   # settled late, never sent twice
+    finally:
+        await d.stopService()

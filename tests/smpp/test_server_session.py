@@ -492,6 +492,36 @@ def test_dlr_goes_out_as_deliver_sm_receipt_and_is_acked():
     assert server.outbox.acked == ["r1"]
 
 
+def test_reports_are_taken_a_window_ahead_and_sent_as_answers_free_room():
+    server = Server(window=2)
+    server.outbox.ready += [dlr_report(f"r{n}", f"m{n}") for n in range(1, 6)]
+    c = server.connect()
+    c.bind()
+    server.clock.advance(0)
+    first, second = c.received()
+    assert len(server.outbox.ready) == 1   # two sent, two more at hand
+    c.send(CommandId.deliver_sm_resp, {"message_id": ""}, seq=first.sequence_number)
+    [third] = c.received()                  # at once, from the reports at hand
+    assert third.tlvs["receipted_message_id"] == "m3"
+    c.lose()
+    server.clock.advance(0)
+    assert server.outbox.acked == ["r1"]
+    assert sorted(server.outbox.released) == ["r2", "r3", "r4", "r5"]   # in flight or at hand
+
+
+def test_a_report_held_at_hand_too_long_goes_back_to_the_outbox():
+    server = Server(window=1)
+    server.outbox.ready += [dlr_report("r1", "m1"), dlr_report("r2", "m2")]
+    c = server.connect()
+    c.bind()
+    server.clock.advance(0)
+    [first] = c.received()
+    server.clock.advance(30)                # the client takes its time; r2 waits at hand
+    c.send(CommandId.deliver_sm_resp, {"message_id": ""}, seq=first.sequence_number)
+    server.clock.advance(0)
+    assert server.outbox.acked == ["r1"] and "r2" in server.outbox.released
+
+
 def test_refused_deliver_sm_is_released_after_a_delay():
     server = Server(report_retry=5)
     server.outbox.ready += [dlr_report("r1", "m1"), dlr_report("r2", "m2")]

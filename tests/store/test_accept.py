@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import pytest_twisted
+from twisted.internet import defer
 
 from gateway.model import State
 from gateway.routing import Route, Router
@@ -133,6 +134,21 @@ async def test_balance_is_charged_by_longest_prefix_and_0x0433_when_short(redis,
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_duplicate_short_of_funds_is_a_duplicate_and_a_refusal_for_funds_marks_nothing_seen(
+        redis, acceptor, clock):
+    store = AccountStore(redis, clock)
+    acct = account(tariff={"7": Decimal("2")}, dedup_window=60)
+    await store.set_balance("acme", Decimal("2"))
+    first, duplicate = await accept(acceptor, clock, acct, submit(text="a"), submit(text="a"))
+    assert not isinstance(first, Exception) and duplicate.status == S.VENDOR_DUPLICATE
+    [short] = await accept(acceptor, clock, acct, submit(text="b"))
+    assert short.status == S.VENDOR_INSUFFICIENT_FUNDS
+    await store.set_balance("acme", Decimal("2"))
+    [paid] = await accept(acceptor, clock, acct, submit(text="b"))   # not taken for a duplicate
+    assert not isinstance(paid, Exception)
+
+
+@pytest_twisted.ensureDeferred
 async def test_tariff_without_balance_is_unlimited(acceptor, clock):
     [m] = await accept(acceptor, clock, account(tariff={"7": Decimal("2")}), submit())
     assert not isinstance(m, Exception)
@@ -167,3 +183,35 @@ async def test_listener_hears_about_queued_providers(acceptor, clock):
     acceptor.add_listener(heard.append)
     await accept(acceptor, clock, account(), submit())
     assert heard == ["p1"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_batch_gets_one_result_per_submit_in_order(redis, acceptor, clock):
+    acct = account(dedup_window=60, forbidden_words=("casino",))
+    d = acceptor.accept_many(acct, [submit(text="a"), submit(text="a"), submit(text="casino"), submit(text="b")])
+    clock.advance(0)
+    first, duplicate, forbidden, last = await d
+    assert first.text == "a" and last.text == "b"
+    assert duplicate.status == S.VENDOR_DUPLICATE and forbidden.status == S.VENDOR_FORBIDDEN_WORDS
+    assert await redis.exists(keys.message(first.id)) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_batch_split_over_calls_that_fail_gets_the_failure_for_each_of_its_submits(redis, clock):
+    from gateway.store.batching import TurnBatcher
+    from gateway.store.scripting import StoreUnavailable
+
+    calls = []
+
+    def send(items):
+        calls.append(items)
+        if len(calls) == 2:
+            return defer.fail(StoreUnavailable("gone"))
+        return defer.succeed([f"ok {item}" for item in items])
+
+    batcher = TurnBatcher(send, clock, max_batch=2)
+    d = batcher.add_many([1, 2, 3])
+    clock.advance(0)
+    ok1, ok2, gone = await d
+    assert (ok1, ok2) == ("ok 1", "ok 2") and isinstance(gone, StoreUnavailable)
+    assert [len(c) for c in calls] == [2, 1]

@@ -119,7 +119,10 @@ def _make_draft(ctx, account, body: dict, text: str) -> Draft:
     valid_for = _integer(body, "valid_for", 0, 0, 7 * 86400)
     start = schedule or int(ctx.clock.seconds() * 1000)
     extra = {k: body[k] for k in ("subject", "voice", "bot") if body.get(k)}
-    if body.get("flash"):
+    flash = body.get("flash")
+    if flash is not None and not isinstance(flash, bool):
+        raise BadParameters("flash is true or false", field="flash")
+    if flash:
         extra["flash"] = 1
     report = body.get("report")
     if report is not None and not isinstance(report, bool):

@@ -1,7 +1,7 @@
 -- Accept a batch of messages: check and reserve the account rules, write, enqueue.
 -- ARGV[1] now (ms); ARGV[2] msgpack array of messages, each
 --   {id, account, provider, priority, due, expiry, registered_delivery, route,
---    text, blob, throughput limit, dedup window (ms), cost (millionths), destination}
+--    text, blob, throughput limit, dedup window (ms), cost (millionths), destination, source}
 -- Returns the statuses, comma separated, in batch order (0 = accepted).
 local now = tonumber(ARGV[1])
 local batch = cmsgpack.unpack(ARGV[2])

@@ -14,9 +14,8 @@ local function forget(day, member)
   if s ~= nil and not FINAL[s] and not f[3] then return false end
   if f[2] then
     local fields = blob_fields(f[2])
-    for _, key in ipairs(archive_keys(day, fields, f[3] or nil, s)) do
-      redis.call('ZREM', key, member)
-    end
+    for _, key in ipairs(archive_keys(day, fields, f[3] or nil)) do redis.call('ZREM', key, member) end
+    for _, key in ipairs(archive_legacy_keys(day, fields, s)) do redis.call('ZREM', key, member) end
   else
     redis.call('ZREM', K.archive_all(day), member)
   end

@@ -9,17 +9,16 @@ local added, updated = 0, 0
 for _, r in ipairs(records) do
   local member = r[1] .. '@' .. origin
   local mkey = K.message(member)
-  local cur = redis.call('HMGET', mkey, 's', 'h', 'ad')
+  local cur = redis.call('HMGET', mkey, 's', 'h')
   local state = tonumber(r[4])
   if not cur[1] then
     redis.call('HSET', mkey, 'd', r[2], 't', r[3], 's', state, 'h', r[5], 'p', r[6], 'e', r[7], 'ao', origin,
                'ad', archive_day(member) or '')
     if r[8] ~= '' then redis.call('HSET', mkey, 'c', r[8]) end
-    archive_add(member, r[2], state, origin)
+    archive_add(member, r[2], origin)
     added = added + 1
   elseif cur[2] ~= r[5] or tonumber(cur[1]) ~= state then
     redis.call('HSET', mkey, 's', state, 'h', r[5], 'p', r[6], 'e', r[7])
-    if cur[3] and cur[3] ~= '' and tonumber(cur[1]) ~= state then archive_move(cur[3], member, cur[1], state) end
     updated = updated + 1
   end
 end

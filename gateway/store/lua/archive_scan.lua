@@ -5,6 +5,8 @@
 -- [[field, {values}], ...]: a member matches a group when it is in the index of any of
 -- its values (for a field written '-d', when it is in none of them; the origin value ''
 -- stands for this gateway's own messages, those without '@'), and must match every group.
+-- State ('s') and channel ('c') have no index (common.lua, archive_keys): they are
+-- checked on the message itself.
 -- The index walked is the smallest single-value group's (or the day's full index), so
 -- the work is bounded by the narrowest filter, not by the size of the archive.
 -- Returns {exhausted (0/1), last member examined, examined, matched, member...}.
@@ -12,36 +14,61 @@ local day, desc, max, min = ARGV[1], ARGV[2] == 'desc', ARGV[3], ARGV[4]
 local limit, budget, local_only = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local groups = cmsgpack.unpack(ARGV[8])
 
-local driver, driver_group = K.archive_all(day), 0
+-- Groups checked by index membership ({keys, negative, locals: origin '' asked}) and
+-- groups checked on the message itself ({field, set of values, negative}).
+local UNINDEXED = {s = true, c = true}
+local driver, driver_group = K.archive_all(day), nil
 local best = redis.call('ZLEXCOUNT', driver, min, max)
-local checks, negative, locals = {}, {}, {}
-for g, group in ipairs(groups) do
-  local field = group[1]
-  negative[g] = string.sub(field, 1, 1) == '-'
-  if negative[g] then field = string.sub(field, 2) end
-  local keys = {}
-  for _, value in ipairs(group[2]) do
-    if field == 'o' and value == '' then locals[g] = true
-    else keys[#keys + 1] = K.archive_by(day, field, value) end
-  end
-  checks[g] = keys
-  if #keys == 1 and not negative[g] and not locals[g] then
-    local n = redis.call('ZLEXCOUNT', keys[1], min, max)
-    if n < best then driver, driver_group, best = keys[1], g, n end
+local indexed, fields = {}, {}
+for _, group in ipairs(groups) do
+  local field, negative = group[1], string.sub(group[1], 1, 1) == '-'
+  if negative then field = string.sub(field, 2) end
+  if UNINDEXED[field] then
+    local wanted = {}
+    for _, value in ipairs(group[2]) do wanted[tostring(value)] = true end
+    fields[#fields + 1] = {field, wanted, negative}
+  else
+    local check = {keys = {}, negative = negative, locals = false}
+    for _, value in ipairs(group[2]) do
+      if field == 'o' and value == '' then check.locals = true
+      else check.keys[#check.keys + 1] = K.archive_by(day, field, value) end
+    end
+    indexed[#indexed + 1] = check
+    if #check.keys == 1 and not negative and not check.locals then
+      local n = redis.call('ZLEXCOUNT', check.keys[1], min, max)
+      if n < best then driver, driver_group, best = check.keys[1], check, n end
+    end
   end
 end
 if best == 0 then return {1, '', 0, 0} end
 
+local function in_any(check, member)
+  if check.locals and not string.find(member, '@', 1, true) then return true end
+  for _, key in ipairs(check.keys) do
+    if redis.call('ZSCORE', key, member) then return true end
+  end
+  return false
+end
+
+-- The values of the unindexed fields of a member: state, and channel (from the blob).
+local function field_values(member)
+  local f = redis.call('HMGET', K.message(member), 's', 'd')
+  local values = {s = f[1] or ''}
+  for _, check in ipairs(fields) do
+    if check[1] == 'c' then values.c = blob_fields(f[2] or '').channel or '' end
+  end
+  return values
+end
+
 local function matches(member)
   if local_only and string.find(member, '@', 1, true) then return false end
-  for g, keys in ipairs(checks) do
-    if g ~= driver_group then
-      local any = locals[g] == true and not string.find(member, '@', 1, true)
-      for _, key in ipairs(keys) do
-        if any then break end
-        if redis.call('ZSCORE', key, member) then any = true; break end
-      end
-      if any == negative[g] then return false end
+  for _, check in ipairs(indexed) do
+    if check ~= driver_group and in_any(check, member) == check.negative then return false end
+  end
+  if #fields > 0 then
+    local values = field_values(member)
+    for _, check in ipairs(fields) do
+      if (check[2][values[check[1]]] == true) == check[3] then return false end
     end
   end
   return true

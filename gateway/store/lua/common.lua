@@ -2,6 +2,38 @@
 local ENROUTE, DELIVERED, EXPIRED, UNDELIVERABLE, ACCEPTED, REJECTED = 1, 2, 3, 5, 6, 8
 local FINAL = {[2] = true, [3] = true, [4] = true, [5] = true, [8] = true}
 
+-- Additions deferred to the end of the script run (script_done) and grouped into one call
+-- per command and key: ZADD (score, member) and HSET (field, value) pairs.  The messages
+-- of a batch share most of the keys they are filed under (the day, the account, the
+-- change feed, the queue, the account's outbox).  Only for keys the running script never
+-- reads or removes from: the archive indexes and change feed, the queues of new messages
+-- and the outbox.
+local deferred, deferred_order = {}, {}
+local function later(command, key, a, b)
+  local id = command .. ' ' .. key
+  local entry = deferred[id]
+  if not entry then
+    entry = {command, key, {}}
+    deferred[id] = entry
+    deferred_order[#deferred_order + 1] = entry
+  end
+  local args = entry[3]
+  args[#args + 1] = a
+  args[#args + 1] = b
+end
+
+local function zadd_later(key, score, member) later('ZADD', key, score, member) end
+
+local function write_deferred()
+  for _, entry in ipairs(deferred_order) do
+    local command, key, args = entry[1], entry[2], entry[3]
+    for i = 1, #args, 1000 do  -- unpack() has a limit on the values it returns
+      redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
+    end
+  end
+  deferred, deferred_order = {}, {}
+end
+
 -- Archive (gateway/archive): every MT and MO filed in per-day indexes by the same script
 -- that writes it, so an acknowledged message is never missing from the archive.  Index
 -- members are message ids, which sort by time (9 base-36 digits of the creation ms).
@@ -95,20 +127,20 @@ local function add_key(out, day, field, value)
   if value ~= nil and value ~= '' then out[#out + 1] = K.archive_by(day, field, value) end
 end
 
--- Every index a message is filed in on its day: all, account, channel, numbers (destination
--- and source, without '+'), current state, 'd:MO' for incoming messages (MT is the rest) and,
--- for records pulled from another node, 'o:<origin>' (a local message is one without '@').
--- Fewer indexes per ordinary message: each costs a write on the accept path.
-local function archive_keys(day, f, origin, state)
+-- Every index a message is filed in on its day: all, account, numbers (destination and
+-- source, without '+'), 'd:MO' for incoming messages (MT is the rest) and, for records
+-- pulled from another node, 'o:<origin>' (a local message is one without '@').  Each
+-- costs a write on the accept path, so only fields that narrow a search a lot have one:
+-- state and channel are checked while a search walks the narrowest of these
+-- (archive_scan.lua), and a state change writes no index at all.
+local function archive_keys(day, f, origin)
   local out = {K.archive_all(day)}
   add_key(out, day, 'a', f.account)
   if f.direction == 'MO' then add_key(out, day, 'd', 'MO') end
-  add_key(out, day, 'c', f.channel)
   add_key(out, day, 'o', origin)
   local dst, src = archive_number(f.destination), archive_number(f.source)
   add_key(out, day, 'n', dst)
   if src ~= dst then add_key(out, day, 'n', src) end
-  add_key(out, day, 's', state)
   return out
 end
 
@@ -123,19 +155,20 @@ local function archive_changed(id)
     seq_next = seq_last - seq_block + 1
     seq_block = math.min(seq_block * 2, 1024)
   end
-  redis.call('ZADD', K.ARCHIVE_CHANGES, seq_next, id)
+  zadd_later(K.ARCHIVE_CHANGES, seq_next, id)
   seq_next = seq_next + 1
 end
 
 -- File a message just written to K.message(member), whose hash the caller gave the field
--- 'ad' = archive_day(member) (origin: nil for a local message).
+-- 'ad' = archive_day(member) (origin: nil for a local message).  fields: its account,
+-- destination, source and direction when the caller has them at hand, else they are
+-- read from the packed message.
 local archive_days_seen = {}
-local function archive_add(member, blob, state, origin)
+local function archive_add(member, blob, origin, fields)
   local day = archive_day(member)
   if day == nil then return end
-  local f = blob_fields(blob)
-  for _, key in ipairs(archive_keys(day, f, origin, state)) do
-    redis.call('ZADD', key, 0, member)
+  for _, key in ipairs(archive_keys(day, fields or blob_fields(blob), origin)) do
+    zadd_later(key, 0, member)
   end
   if not archive_days_seen[day] then
     redis.call('ZADD', K.ARCHIVE_DAYS, day, day)
@@ -144,18 +177,13 @@ local function archive_add(member, blob, state, origin)
   if origin == nil then archive_changed(member) end
 end
 
-local function archive_move(day, member, old, new)
-  if old then redis.call('ZREM', K.archive_by(day, 's', old), member) end
-  redis.call('ZADD', K.archive_by(day, 's', new), 0, member)
-end
-
--- A state change of an archived local message: move it between the state indexes.
-local function archive_state(mkey, old, new)
-  local day = redis.call('HGET', mkey, 'ad')
-  if not day or day == '' then return end
-  local member = string.sub(mkey, #K.message('') + 1)
-  archive_move(day, member, old, new)
-  archive_changed(member)
+-- Index keys of the archive's first version, which also filed messages by state and
+-- channel; retention removes their entries (gateway/store/lua/archive_expire.lua).
+local function archive_legacy_keys(day, f, state)
+  local out = {}
+  add_key(out, day, 'c', f.channel)
+  add_key(out, day, 's', state)
+  return out
 end
 
 -- Queue order: higher priority first, then earlier first (ms < 1e13 until year 2286).
@@ -164,10 +192,12 @@ local function score(prio, ms)
   return (9 - prio) * 1e13 + ms
 end
 
-local function add_history(mkey, state, now)
-  local f = redis.call('HMGET', mkey, 'h', 's')
-  redis.call('HSET', mkey, 's', state, 'h', (f[1] or '') .. ' ' .. state .. '@' .. now)
-  archive_state(mkey, f[2], state)
+-- A state change: the new state, its history word and, for an archived message, its
+-- place on the change feed.  history and archived: the message's 'h' and 'ad' fields as
+-- the caller read them; ... more field/value pairs written by the same HSET.
+local function set_state(mkey, id, state, now, history, archived, ...)
+  redis.call('HSET', mkey, 's', state, 'h', (history or '') .. ' ' .. state .. '@' .. now, ...)
+  if archived and archived ~= '' then archive_changed(id) end
 end
 
 -- registered_delivery (SMPP 3.4 5.2.17): bits 0-1 final receipt (1 any, 2 failure,
@@ -182,34 +212,87 @@ local function wants_dlr(rd, state)
   return false
 end
 
+-- Report ids ('r' .. n) are reserved in growing blocks, like the change feed's numbers.
+local rid_next, rid_last, rid_block = 1, 0, 1
+local function next_report_id()
+  if rid_next > rid_last then
+    rid_last = redis.call('INCRBY', K.OUTBOX_SEQ, rid_block)
+    rid_next = rid_last - rid_block + 1
+    rid_block = math.min(rid_block * 2, 1024)
+  end
+  rid_next = rid_next + 1
+  return 'r' .. (rid_next - 1)
+end
+
+-- Accounts given a report by this script run: each one's wake channel is published
+-- once, after the script (script_done), however many reports it got; consumers take
+-- everything waiting when woken.
+local report_wakes = {}
+
 -- A report for the account's client (DLR or MO); kept until taken and acknowledged.
 -- extra: packed receipt fields from the provider (an HLR result), or nil.
 local function push_report(acct, kind, id, state, err, now, blob, text, extra)
-  local rid = 'r' .. redis.call('INCR', K.OUTBOX_SEQ)
+  local rid = next_report_id()
   local report = cmsgpack.pack({kind, rid, id, state, err, now, blob, text, extra or nil})
-  redis.call('HSET', K.outbox_items(acct), rid, report)
-  redis.call('ZADD', K.outbox_ready(acct), now, rid)
-  redis.call('SADD', K.OUTBOX_ACCOUNTS, acct)
-  redis.call('PUBLISH', K.outbox_wake(acct), rid)
+  later('HSET', K.outbox_items(acct), rid, report)
+  zadd_later(K.outbox_ready(acct), now, rid)
+  if not report_wakes[acct] then
+    redis.call('SADD', K.OUTBOX_ACCOUNTS, acct)
+    report_wakes[acct] = true
+  end
   return rid
 end
 
-local function dlr_if_wanted(id, mkey, state, err, now)
-  local f = redis.call('HMGET', mkey, 'r', 'a', 'd', 't', 'rx')
-  if wants_dlr(f[1], state) then
-    push_report(f[2], 'dlr', id, state, err, now, f[3], f[4] or '', f[5])
+local function publish_wakes()
+  for acct in pairs(report_wakes) do redis.call('PUBLISH', K.outbox_wake(acct), '') end
+  report_wakes = {}
+end
+
+-- Run after every script body (gateway/store/scripting.py): what the run deferred.
+local function script_done()
+  write_deferred()
+  publish_wakes()
+end
+
+-- Fields of a message hash, read with one HMGET: {name = value (false when absent)}.
+local function read_fields(mkey, names)
+  local values = redis.call('HMGET', mkey, unpack(names))
+  local f = {}
+  for i, name in ipairs(names) do f[name] = values[i] end
+  return f
+end
+
+-- What a move to a final state reads: state, history, archive day, registered_delivery,
+-- account, owner, dead-letter flag.
+local FINAL_FIELDS = {'s', 'h', 'ad', 'r', 'a', 'o', 'dl'}
+
+-- A DLR for the message's client if its registered_delivery asks for one in this state.
+-- f: fields of the message the caller has read (r, a and maybe d, t, rx), nil to read here.
+local function dlr_if_wanted(id, mkey, state, err, now, f)
+  f = f or read_fields(mkey, {'r', 'a'})
+  if not wants_dlr(f.r, state) then return end
+  if f.d == nil then
+    local more = read_fields(mkey, {'d', 't', 'rx'})
+    f.d, f.t, f.rx = more.d, more.t, more.rx
   end
+  push_report(f.a, 'dlr', id, state, err, now, f.d, f.t or '', f.rx)
+end
+
+-- Move a message to a final state; f: its FINAL_FIELDS (and maybe d, t, rx) as read by
+-- the caller, which checked that it is in no final state yet; ... more field/value pairs.
+local function finalize_fields(id, mkey, f, state, err, now, ...)
+  set_state(mkey, id, state, now, f.h, f.ad, 'e', err, ...)
+  if f.o or f.dl then redis.call('HDEL', mkey, 'o', 'dl') end
+  dlr_if_wanted(id, mkey, state, err, now, f)
 end
 
 -- Move a message to a final state (no-op if it already is in one).
 local function finalize(id, state, err, now)
   local mkey = K.message(id)
-  local cur = tonumber(redis.call('HGET', mkey, 's'))
+  local f = read_fields(mkey, FINAL_FIELDS)
+  local cur = tonumber(f.s)
   if cur == nil or FINAL[cur] then return false end
-  add_history(mkey, state, now)
-  redis.call('HSET', mkey, 'e', err)
-  redis.call('HDEL', mkey, 'o', 'dl')
-  dlr_if_wanted(id, mkey, state, err, now)
+  finalize_fields(id, mkey, f, state, err, now)
   return true
 end
 
@@ -253,24 +336,30 @@ local function admit(ctx, now, acct, tp, dd, cost, dst, text)
     end
     if ctx.tp[acct] >= tp then return 0x58 end
   end
-  local ddkey
-  if dd > 0 then
-    ddkey = K.dedup(acct, redis.sha1hex(dst .. '\0' .. text))
-    if redis.call('EXISTS', ddkey) == 1 then return 0x453 end
-  end
+  local short = false
   if cost > 0 then
     if ctx.bal[acct] == nil then
       ctx.bal[acct] = tonumber(redis.call('GET', K.balance(acct)) or '-1')
       ctx.spent[acct] = 0
     end
-    if ctx.bal[acct] >= 0 and ctx.bal[acct] - ctx.spent[acct] < cost then return 0x433 end
-    ctx.spent[acct] = ctx.spent[acct] + cost
+    short = ctx.bal[acct] >= 0 and ctx.bal[acct] - ctx.spent[acct] < cost
   end
+  if dd > 0 then
+    -- A duplicate is refused as one even when funds are short too; an admitted message
+    -- marks its text seen with the same SET that finds out whether it was (NX).
+    local ddkey = K.dedup(acct, redis.sha1hex(dst .. '\0' .. text))
+    if short then
+      if redis.call('EXISTS', ddkey) == 1 then return 0x453 end
+    elseif not redis.call('SET', ddkey, '1', 'PX', dd, 'NX') then
+      return 0x453
+    end
+  end
+  if short then return 0x433 end
+  if cost > 0 then ctx.spent[acct] = ctx.spent[acct] + cost end
   if tp > 0 then
     ctx.tp[acct] = ctx.tp[acct] + 1
     ctx.tp_added[acct] = (ctx.tp_added[acct] or 0) + 1
   end
-  if ddkey then redis.call('SET', ddkey, '1', 'PX', dd) end
   return 0
 end
 
@@ -286,17 +375,30 @@ local function commit(ctx, now)
   end
 end
 
+-- The archive fields of an accept envelope (see accept.lua), so that filing it needs no
+-- unpacking; nil for an envelope without the source (written by an older version and
+-- kept by a multipart message being assembled): then they are read from the blob.
+local function envelope_fields(m)
+  if m[15] == nil then return nil end
+  return {account = m[2], destination = m[14], source = m[15], direction = 'MT'}
+end
+
 -- Write a new message hash (state ACCEPTED) and queue it on the route's first provider.
 local function store_message(now, m, woken)
-  -- m: id, account, provider, priority, due, expiry, rd, route, text, blob
+  -- m: id, account, provider, priority, due, expiry, rd, route, text, blob (see accept.lua)
   local id = m[1]
   local fields = {'d', m[10], 't', m[9], 's', ACCEPTED, 'h', ACCEPTED .. '@' .. now,
                   'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'ad', archive_day(id) or ''}
   if m[6] > 0 then fields[#fields + 1] = 'x'; fields[#fields + 1] = m[6] end
   if m[7] > 0 then fields[#fields + 1] = 'r'; fields[#fields + 1] = m[7] end
   redis.call('HSET', K.message(id), unpack(fields))
-  archive_add(id, m[10], ACCEPTED)
-  enqueue(id, m[3], m[4], m[5], now, woken)
+  archive_add(id, m[10], nil, envelope_fields(m))
+  if m[5] > now then
+    zadd_later(K.delayed(m[3]), m[5], id)
+  else
+    zadd_later(K.ready(m[3]), score(m[4], now), id)
+    woken[m[3]] = true
+  end
 end
 
 -- Keep a message that was refused after some of it was acknowledged (a multipart
@@ -307,8 +409,8 @@ local function store_rejected(now, m, status)
   redis.call('HSET', mkey, 'd', m[10], 't', m[9], 's', REJECTED, 'h', REJECTED .. '@' .. now,
              'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'r', m[7], 'e', status,
              'ad', archive_day(id) or '')
-  archive_add(id, m[10], REJECTED)
-  dlr_if_wanted(id, mkey, REJECTED, status, now)
+  archive_add(id, m[10], nil, envelope_fields(m))
+  dlr_if_wanted(id, mkey, REJECTED, status, now, {r = m[7], a = m[2], d = m[10], t = m[9], rx = false})
 end
 
 -- The parts of a multipart message in order ('' for a missing one), its ~~~ comment split off.

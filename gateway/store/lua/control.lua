@@ -7,12 +7,14 @@
 -- 0x11 ESME_RCANCELFAIL / 0x13 ESME_RREPLACEFAIL (in flight, sent, final or dead-lettered).
 local now, action, acct, id = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local mkey = K.message(id)
-local f = redis.call('HMGET', mkey, 'a', 's', 'p', 'o', 'pr')
+local f = redis.call('HMGET', mkey, 'a', 's', 'p', 'pr')
 if f[1] ~= acct then return 0x0C end
 local fail = 0x13
 if action == 'cancel' then fail = 0x11 end
 local s, p = tonumber(f[2]), f[3]
-if s == nil or FINAL[s] or s == ENROUTE or f[4] or not p then return fail end
+if s == nil or FINAL[s] or s == ENROUTE or not p or redis.call('HEXISTS', K.inflight(p), id) == 1 then
+  return fail
+end
 local queued = redis.call('ZSCORE', K.ready(p), id) or redis.call('ZSCORE', K.delayed(p), id)
 if not queued then return fail end
 
@@ -33,7 +35,7 @@ if ARGV[9] ~= '' then
   local woken = {}
   redis.call('ZREM', K.ready(p), id)
   redis.call('ZREM', K.delayed(p), id)
-  enqueue(id, p, f[5], tonumber(ARGV[9]), now, woken)
+  enqueue(id, p, f[4], tonumber(ARGV[9]), now, woken)
   wake(woken)
 end
 return 0

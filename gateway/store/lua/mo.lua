@@ -4,7 +4,7 @@ local now, id, acct, blob, text = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], 
 local mkey = K.message(id)
 redis.call('HSET', mkey, 'd', blob, 't', text, 's', DELIVERED, 'h', DELIVERED .. '@' .. now, 'a', acct,
            'ad', archive_day(id) or '')
-archive_add(id, blob, DELIVERED)
+archive_add(id, blob)
 if acct == '' then
   redis.call('LPUSH', K.MO_ORPHANS, id)
   return ''

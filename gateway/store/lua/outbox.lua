@@ -19,30 +19,34 @@ end
 if action == 'take' then
   local acct, n, lease = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
   local rids = redis.call('ZRANGE', K.outbox_ready(acct), 0, n - 1)
-  local out = {}
-  for _, rid in ipairs(rids) do
-    redis.call('ZREM', K.outbox_ready(acct), rid)
-    local report = redis.call('HGET', K.outbox_items(acct), rid)
-    if report then
-      redis.call('ZADD', K.outbox_taken(acct), now + lease, rid)
-      out[#out + 1] = report
+  local out, taken = {}, {}
+  if #rids == 0 then return cmsgpack.pack(out) end
+  redis.call('ZREM', K.outbox_ready(acct), unpack(rids))
+  local reports = redis.call('HMGET', K.outbox_items(acct), unpack(rids))
+  for i, rid in ipairs(rids) do
+    if reports[i] then
+      taken[#taken + 1] = now + lease
+      taken[#taken + 1] = rid
+      out[#out + 1] = reports[i]
     end
   end
+  if #taken > 0 then redis.call('ZADD', K.outbox_taken(acct), unpack(taken)) end
   return cmsgpack.pack(out)
-elseif action == 'ack' or action == 'release' then
+elseif action == 'ack' then
+  local acct, acked = ARGV[3], {}
+  for i = 4, #ARGV do
+    if redis.call('ZREM', K.outbox_taken(acct), ARGV[i]) == 1 then acked[#acked + 1] = ARGV[i] end
+  end
+  if #acked > 0 then redis.call('HDEL', K.outbox_items(acct), unpack(acked)) end
+  return #acked
+elseif action == 'release' then
   local acct, count = ARGV[3], 0
   for i = 4, #ARGV do
     if redis.call('ZSCORE', K.outbox_taken(acct), ARGV[i]) then
-      if action == 'ack' then
-        redis.call('ZREM', K.outbox_taken(acct), ARGV[i])
-        redis.call('HDEL', K.outbox_items(acct), ARGV[i])
-        count = count + 1
-      else
-        count = count + back_to_ready(acct, ARGV[i])
-      end
+      count = count + back_to_ready(acct, ARGV[i])
     end
   end
-  if action == 'release' and count > 0 then redis.call('PUBLISH', K.outbox_wake(acct), '') end
+  if count > 0 then redis.call('PUBLISH', K.outbox_wake(acct), '') end
   return count
 elseif action == 'reclaim' then
   local count = 0

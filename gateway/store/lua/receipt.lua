@@ -8,6 +8,9 @@
 local now = tonumber(ARGV[1])
 local receipts = cmsgpack.unpack(ARGV[2])
 local out = {}
+-- What a receipt reads of its message: a final state's fields, the parts sent and
+-- delivered, and what a DLR carries (most receipts end in one).
+local RECEIPT_FIELDS = {'s', 'h', 'ad', 'r', 'a', 'o', 'dl', 'u', 'dn', 'd', 't', 'rx'}
 for i, r in ipairs(receipts) do
   local p, uid, state, err, at = r[1], r[2], r[3], r[4], r[5]
   local id = redis.call('GET', K.upstream(p, uid))
@@ -20,17 +23,22 @@ for i, r in ipairs(receipts) do
   else
     out[i] = id
     local mkey = K.message(id)
-    local s = tonumber(redis.call('HGET', mkey, 's'))
+    local f = read_fields(mkey, RECEIPT_FIELDS)
+    local s = tonumber(f.s)
     if s ~= nil and not FINAL[s] then
-      if r[6] ~= '' then redis.call('HSET', mkey, 'rx', r[6]) end
+      if r[6] ~= '' then
+        redis.call('HSET', mkey, 'rx', r[6])
+        f.rx = r[6]
+      end
       if state == DELIVERED then
-        local parts = #split(redis.call('HGET', mkey, 'u'), ' ')
-        if redis.call('HINCRBY', mkey, 'dn', 1) >= parts then finalize(id, state, err, at) end
+        local delivered = (tonumber(f.dn) or 0) + 1
+        if delivered >= #split(f.u, ' ') then finalize_fields(id, mkey, f, state, err, at, 'dn', delivered)
+        else redis.call('HSET', mkey, 'dn', delivered) end
       elseif FINAL[state] then
-        finalize(id, state, err, at)
+        finalize_fields(id, mkey, f, state, err, at)
       elseif s ~= state then
-        add_history(mkey, state, at)
-        dlr_if_wanted(id, mkey, state, err, at)
+        set_state(mkey, id, state, at, f.h, f.ad)
+        dlr_if_wanted(id, mkey, state, err, at, f)
       end
     end
   end

@@ -9,6 +9,7 @@ local ids = redis.call('ZRANGE', K.ready(p), 0, n - 1)
 local out = {}
 if #ids == 0 then return cmsgpack.pack(out) end
 redis.call('ZREM', K.ready(p), unpack(ids))
+local held = {}
 for _, id in ipairs(ids) do
   local mkey = K.message(id)
   local f = redis.call('HMGET', mkey, 's', 'x', 'd', 't', 'n', 'ri')
@@ -18,9 +19,10 @@ for _, id in ipairs(ids) do
   elseif x > 0 and x <= now then
     finalize(id, EXPIRED, 0, now)
   else
-    redis.call('HSET', mkey, 'o', owner)
-    redis.call('HSET', K.inflight(p), id, owner)
+    held[#held + 1] = id
+    held[#held + 1] = owner
     out[#out + 1] = {id, f[3], f[4] or '', tonumber(f[5]) or 0, tonumber(f[6]) or 0}
   end
 end
+if #held > 0 then redis.call('HSET', K.inflight(p), unpack(held)) end
 return cmsgpack.pack(out)
