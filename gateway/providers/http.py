@@ -34,6 +34,7 @@ from gateway.model import SendResult
 from gateway.providers.http_template import (ProviderOptionError, Verdict, build_request, dlr_state,
                                              json_path, judge, parse_options)
 from gateway.smpp.constants import CommandStatus as S
+from gateway.providers.concurrent import ConcurrentSends
 
 __all__ = ["HttpTemplateProvider", "ProviderOptionError", "BadDlr", "MAX_RESPONSE", "read_limited"]
 
@@ -47,7 +48,7 @@ class BadDlr(ValueError):
 
 
 @implementer(IProvider)
-class HttpTemplateProvider:
+class HttpTemplateProvider(ConcurrentSends):
     """See the module docstring."""
 
     log = Logger()
@@ -64,20 +65,6 @@ class HttpTemplateProvider:
             pool.maxPersistentPerHost = self.options.concurrency
             client = HTTPClient(Agent(reactor, pool=pool))
         self.client = client
-        self._in_flight = 0
-
-    def capacity(self) -> int:
-        return max(0, self.options.concurrency - self._in_flight)
-
-    def send(self, message) -> defer.Deferred:
-        self._in_flight += 1
-        d = defer.ensureDeferred(self._send(message))
-
-        def done(result):
-            self._in_flight -= 1
-            return result
-
-        return d.addBoth(done)
 
     async def _send(self, message) -> SendResult:
         request = build_request(self.options, message)

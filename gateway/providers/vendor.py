@@ -46,6 +46,7 @@ from gateway.providers.http import BadDlr
 from gateway.providers.options import Options
 from gateway.providers.webapi import Unreachable, WebClient
 from gateway.smpp.constants import CommandStatus
+from gateway.providers.concurrent import ConcurrentSends
 
 __all__ = ["VendorProvider", "VendorOptions", "viber", "voice", "social", "json_path", "fill", "fill_json",
            "WRONG_CHANNEL"]
@@ -165,7 +166,7 @@ def fill_json(node, values):
 
 
 @implementer(IProvider)
-class VendorProvider:
+class VendorProvider(ConcurrentSends):
     """See the module docstring."""
 
     log = Logger()
@@ -178,20 +179,6 @@ class VendorProvider:
         self.sink = sink
         self.reactor = reactor
         self.web = web or WebClient(reactor, options.concurrency, options.timeout, options.ca_file)
-        self._in_flight = 0
-
-    def capacity(self) -> int:
-        return max(0, self.options.concurrency - self._in_flight)
-
-    def send(self, message) -> defer.Deferred:
-        self._in_flight += 1
-        d = defer.ensureDeferred(self._send(message))
-
-        def done(result):
-            self._in_flight -= 1
-            return result
-
-        return d.addBoth(done)
 
     def values(self, message) -> dict:
         """The placeholder values for ``message``."""

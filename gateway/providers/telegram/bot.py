@@ -45,6 +45,7 @@ from gateway.providers.telegram.links import Linker, PhoneLinks, digits
 from gateway.providers.webapi import WebClient
 from gateway.smpp.constants import CommandStatus
 from gateway.store.scripting import StoreUnavailable
+from gateway.providers.concurrent import ConcurrentSends
 
 __all__ = ["BotProvider", "BotOptions", "from_options", "NOT_LINKED", "OTHER_BOT", "NOT_LINKED_REASON"]
 
@@ -97,7 +98,7 @@ class BotOptions:
 
 
 @implementer(IProvider)
-class BotProvider(service.Service):
+class BotProvider(ConcurrentSends, service.Service):
     """See the module docstring.  ``links`` may be given (tests); else it comes from the store."""
 
     log = Logger()
@@ -115,7 +116,6 @@ class BotProvider(service.Service):
         self.api = BotApi(self.web, options.api_url, options.token)
         self.links = links
         self.linker = None if links is None else Linker(self.api, links, options.texts)
-        self._in_flight = 0
         self._loop = None
         self._polling = None
 
@@ -125,16 +125,6 @@ class BotProvider(service.Service):
         if self.links is None:
             return 0
         return max(0, self.options.concurrency - self._in_flight)
-
-    def send(self, message) -> defer.Deferred:
-        self._in_flight += 1
-        d = defer.ensureDeferred(self._send(message))
-
-        def done(result):
-            self._in_flight -= 1
-            return result
-
-        return d.addBoth(done)
 
     async def _send(self, message) -> SendResult:
         wanted = str((message.extra or {}).get("bot", "")).lstrip("@")

@@ -39,6 +39,7 @@ from gateway.providers.telegram.api import GatewayApi, TelegramError
 from gateway.providers.telegram.links import digits
 from gateway.providers.webapi import WebClient
 from gateway.smpp.constants import CommandStatus
+from gateway.providers.concurrent import ConcurrentSends
 
 __all__ = ["GatewayProvider", "GatewayOptions", "from_options", "NOT_ON_TELEGRAM", "BadCallback"]
 
@@ -82,7 +83,7 @@ class GatewayOptions:
 
 
 @implementer(IProvider)
-class GatewayProvider:
+class GatewayProvider(ConcurrentSends):
     """See the module docstring."""
 
     log = Logger()
@@ -96,20 +97,6 @@ class GatewayProvider:
         self.reactor = reactor
         self.api = GatewayApi(web or WebClient(reactor, options.concurrency, options.timeout, options.ca_file),
                               options.api_url, options.token)
-        self._in_flight = 0
-
-    def capacity(self) -> int:
-        return max(0, self.options.concurrency - self._in_flight)
-
-    def send(self, message) -> defer.Deferred:
-        self._in_flight += 1
-        d = defer.ensureDeferred(self._send(message))
-
-        def done(result):
-            self._in_flight -= 1
-            return result
-
-        return d.addBoth(done)
 
     async def _send(self, message) -> SendResult:
         code = message.text.strip()
