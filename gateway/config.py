@@ -415,7 +415,7 @@ DEMO_ACCOUNT = {"password": "demo", "api_keys": "demo", "throughput": "100"}
 def _add_demo(config: Config) -> None:
     config.accounts["demo"] = _parse_section(config.source, "account:demo", PREFIXED["account"], DEMO_ACCOUNT)
     config.simulator["enabled"] = True
-    config.admin["token"] = config.admin["token"] or "demo"
+    config.admin["token"] = config.admin["token"] or "demo-admin"
     config.routes["demo"] = _parse_section(config.source, "route:demo", PREFIXED["route"],
                                            {"providers": "simulator"})
 

@@ -157,7 +157,7 @@ class Engine(service.MultiService):
             child.setServiceParent(self)  # a running MultiService starts them now
         if self.config.defaults_only:
             self.log.warn("DEMO MODE: no --config given, so account 'demo' with password 'demo' is enabled "
-                          "and routed to the bundled SMSC simulator, and the admin console token is 'demo'; "
+                          "and routed to the bundled SMSC simulator, and the admin console token is 'demo-admin'; "
                           "give a configuration file for real use")
         self.log.info("engine ready on node {owner}: {accounts} account(s) from config, providers: {providers}, "
                       "{routes} route(s)", owner=self.owner, accounts=len(self.config.accounts),
