@@ -26,7 +26,6 @@ from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
 from treq.client import HTTPClient
 from zope.interface import implementer
 
-import treq
 
 from gateway.interfaces import IProvider
 from gateway.logs import Logger
@@ -35,10 +34,10 @@ from gateway.providers.http_template import (ProviderOptionError, Verdict, build
                                              json_path, judge, parse_options)
 from gateway.smpp.constants import CommandStatus as S
 from gateway.providers.concurrent import ConcurrentSends
+from gateway.providers.webapi import read_limited
 
-__all__ = ["HttpTemplateProvider", "ProviderOptionError", "BadDlr", "MAX_RESPONSE", "read_limited"]
+__all__ = ["HttpTemplateProvider", "ProviderOptionError", "BadDlr", "read_limited"]
 
-MAX_RESPONSE = 1024 * 1024  # bytes of an upstream answer that are read
 _NETWORK_ERRORS = (error.ConnectError, error.TimeoutError, error.DNSLookupError, error.ConnectionLost,
                    defer.CancelledError, ResponseFailed)
 
@@ -128,17 +127,3 @@ def _field(fields: dict, document, name: str):
     if document is not None:
         return json_path(document, name)
     return None
-
-
-async def read_limited(response) -> bytes:
-    """The body of an upstream answer, at most `MAX_RESPONSE` bytes (the rest is dropped)."""
-    chunks, size = [], 0
-
-    def collect(data: bytes) -> None:
-        nonlocal size
-        if size < MAX_RESPONSE:
-            chunks.append(data[:MAX_RESPONSE - size])
-            size += len(data)
-
-    await treq.collect(response, collect)
-    return b"".join(chunks)

@@ -17,7 +17,7 @@ from treq.client import HTTPClient
 from twisted.internet import defer, error
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseFailed
 
-__all__ = ["Answer", "Unreachable", "WebClient", "MAX_ANSWER"]
+__all__ = ["Answer", "Unreachable", "WebClient", "MAX_ANSWER", "read_limited"]
 
 MAX_ANSWER = 1024 * 1024  # bytes of an answer that are read; the rest is dropped
 
@@ -72,7 +72,7 @@ class WebClient:
             kwargs["data"] = form
         try:
             response = await self.client.request(method, url, **kwargs)
-            body = await _read(response)
+            body = await read_limited(response)
         except _NETWORK_ERRORS as e:
             raise Unreachable(f"{type(e).__name__}: {e}") from None
         return Answer(response.code, body, _json(response, body))
@@ -99,7 +99,8 @@ def _json(response, body: bytes):
         return None
 
 
-async def _read(response) -> bytes:
+async def read_limited(response) -> bytes:
+    """The body of an answer, at most `MAX_ANSWER` bytes (the rest is dropped)."""
     chunks, size = [], 0
 
     def collect(data: bytes) -> None:
