@@ -11,7 +11,6 @@ import re
 
 import pytest
 import pytest_twisted
-from aiosmtpd.controller import Controller
 from twisted.internet import reactor
 
 from gateway.channels import Channels
@@ -34,31 +33,12 @@ from gateway.store.outbox import Outbox
 from gateway.store.queues import Queues
 from gateway.store.tracker import Tracker
 from tests.channels.fakes import FakeTelegram, serve
-from tests.conftest import free_port
 from tests.dispatch.support import eventually
 
 ACCOUNT = Account("shop", throughput=0, dedup_window=0)
 # The regular expression smsc.ru gives its clients for parsing an HLR result.
 HLR_RESULT = re.compile(r"^id:(\S+) stat:(\w+) err:(\d+) imsi:(\d*) msc:(\d*) mcc:(\d*) mnc:(\d*) "
                         r"cn:([^ ]*) net:([^ ]*) rcn:([^ ]*) rnet:([^ ]*)")
-
-
-class Relay:
-    def __init__(self):
-        self.received = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope)
-        return "250 queued"
-
-
-@pytest.fixture(scope="module")
-def relay():
-    handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
 
 
 @pytest_twisted.async_yield_fixture

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import pytest_twisted
-from aiosmtpd.controller import Controller
 from twisted.internet import defer, reactor
 
 from gateway.channels import Channels
@@ -35,29 +33,10 @@ from gateway.store.outbox import Outbox
 from gateway.store.queues import Queues
 from gateway.store.tracker import Tracker
 from tests.channels.fakes import FakeTelegram, FakeVendor, serve
-from tests.conftest import free_port
 from tests.smpp.live_support import Esme, live_account
 
 PHONE = "79261234567"
 CHANNELS = ("sms", "mail", "call", "viber", "soc", "tgm", "bot", "hlr", "ping")
-
-
-class Relay:
-    def __init__(self):
-        self.received = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope)
-        return "250 queued"
-
-
-@pytest.fixture(scope="module")
-def relay():
-    handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
 
 
 @pytest_twisted.async_yield_fixture
