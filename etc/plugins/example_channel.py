@@ -2,13 +2,15 @@
 An example smsgw plugin: a ``__SLACK__`` channel and a ``slack`` provider.
 
 Drop this file into the folder named by ``[gateway] plugins_dir`` and restart
-the gateway.  A client then sends, over SMPP or HTTP::
+the gateway.  A client then sends, over SMPP::
 
     destination_addr = #ops
     short_message    = __SLACK__: Deploy finished\\nas:release-bot
 
-and the message is posted to Slack through an incoming webhook, with a route
-and a provider in smsgw.ini::
+or over HTTP, ``POST /api/v1/messages`` with ``{"to": "#ops", "channel":
+"slack", "text": "Deploy finished", "params": {"username": "release-bot"}}``
+(``/sys/send.php``: ``channel=slack``), and the message is posted to Slack
+through an incoming webhook, with a route and a provider in smsgw.ini::
 
     [provider:slack]
     type = slack

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.channels import Channels
 from gateway.http.auth import AccountCache, Authenticator, FailedLogins
 from gateway.http.errors import ServiceUnavailable
 from gateway.http.sending import Sender
@@ -22,7 +23,11 @@ class HttpContext:
     ``acceptor`` is the shared `IAcceptor` (wrap it in
     `gateway.store.index.IndexingAcceptor` so the archive sees every
     message); ``providers`` maps provider names to the providers that take
-    inbound DLR callbacks at ``/dlr/<name>`` (those with a ``handle_dlr``).
+    inbound DLR callbacks at ``/dlr/<name>`` (those with a ``handle_dlr``);
+    ``channels`` is the `gateway.channels.Channels` registry the acceptor
+    applies (the engine's), so that the APIs take exactly the channels
+    installed — without it, those `Channels.discover` finds with no plugins
+    folder.
     """
 
     redis: object
@@ -36,6 +41,7 @@ class HttpContext:
     default_region: str = "RU"
     admin_token: str = ""
     providers: dict = field(default_factory=dict)
+    channels: Channels | None = None
     account_ttl: float = 1.0
     #: ``failed_login_limit``, ``failed_login_account_limit``, ``failed_login_window``,
     #: ``failed_login_block`` of ``[http]`` (defaults: 20, 20, 60 s, 60 s)
@@ -55,7 +61,9 @@ class HttpContext:
             self.cache, self.clock,
             FailedLogins(self.clock, limits["failed_login_limit"], window, block),
             FailedLogins(self.clock, limits["failed_login_account_limit"], window, block))
-        self.sender = Sender(self.acceptor, self.default_region)
+        if self.channels is None:
+            self.channels = Channels.discover()
+        self.sender = Sender(self.acceptor, self.default_region, self.channels)
 
 
 class PendingContext:
@@ -63,11 +71,13 @@ class PendingContext:
 
     The site is mounted when the service tree is built, before Redis is up;
     until then every API request is answered 503 (retry later).  ``providers``
-    is known from the configuration, so ``/dlr/<name>`` routes from the start.
+    and ``channels`` are known from the configuration, so ``/dlr/<name>``
+    routes and ``/api/v1/openapi.json`` lists the channels from the start.
     """
 
-    def __init__(self, providers: dict | None = None):
+    def __init__(self, providers: dict | None = None, channels: Channels | None = None):
         self.providers = providers if providers is not None else {}
+        self.channels = channels if channels is not None else Channels.discover()
         self._context: HttpContext | None = None
 
     def resolve(self, context: HttpContext) -> None:

@@ -5,17 +5,25 @@ account gets it (numbers normalised, parts counted for billing, DLRs asked
 for when the account has a callback URL), hand all submits of a request to
 the shared acceptor in one reactor turn (so they reach Redis in one round
 trip), and report, per message, the `Message` or the refusal.
+
+The channels a request may name are those the gateway has installed (the
+`gateway.channels.Channels` registry the acceptor uses: built-ins and
+plugins), not a list of their own; what a channel's recipient looks like
+and whether it needs a text comes from the channel (``destination``,
+``needs_text``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from gateway.channels import Channels
+from gateway.channels.base import EMAIL, PHONE, is_email
+from gateway.channels.registry import DEFAULT_CHANNEL
 from gateway.http.errors import (BadParameters, HttpError, InternalError, InvalidNumberError,
                                  ServiceUnavailable, from_accept_error)
 from gateway.logs import Logger
@@ -24,12 +32,8 @@ from gateway.numbers import InvalidNumber, normalize
 from gateway.store.accept import AcceptError
 from gateway.store.scripting import StoreUnavailable
 
-__all__ = ["Sender", "Outcome", "CHANNELS", "sms_parts"]
+__all__ = ["Sender", "Outcome", "Draft", "sms_parts"]
 
-#: Channels a client may ask for (DESIGN "Channels"); routing decides whether one is served.
-CHANNELS = ("sms", "mail", "call", "viber", "soc", "tgm", "bot", "hlr", "ping")
-
-_EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 # GSM 03.38 default alphabet and the extension table (two septets each).
 _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
            "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
@@ -79,36 +83,63 @@ class Draft:
 
 
 class Sender:
-    """Builds submits and accepts them through the shared `IAcceptor`."""
+    """Builds submits and accepts them through the shared `IAcceptor`.
+
+    ``channels`` is the registry of installed channels (the one the acceptor
+    applies); without it, the built-in channels plus the plugins of
+    ``twisted/plugins``.
+    """
 
     log = Logger()
 
-    def __init__(self, acceptor, default_region: str = "RU"):
+    def __init__(self, acceptor, default_region: str = "RU", channels: Channels | None = None):
         self.acceptor = acceptor
         self.default_region = default_region
+        self.channels = channels if channels is not None else Channels.discover()
+
+    def channel(self, name: str):
+        """The installed channel ``name``; `BadParameters` naming the installed ones when there is none."""
+        channel = self.channels.by_name.get(name)
+        if channel is None:
+            known = self.channels.names
+            raise BadParameters(f"unknown channel {name!r}; known: {', '.join(known)}",
+                                field="channel", channel=name, known=known)
+        return channel
+
+    def needs_text(self, name: str) -> bool:
+        """Whether a message on channel ``name`` needs a text (an HLR lookup or a ping does not)."""
+        return getattr(self.channel(name), "needs_text", True)
 
     def recipient(self, account: Account, raw: str, channel: str) -> str:
-        """The normalised recipient; raises `InvalidNumberError` / `BadParameters`."""
+        """The recipient as channel ``channel`` addresses it; raises `InvalidNumberError` / `BadParameters`.
+
+        A channel's ``destination`` says what it takes: ``email`` an address,
+        ``phone`` (and a channel that does not say, like SMS) a number,
+        normalised in the account's region; ``any`` a number normalised when
+        it is one, anything else as given (the channel checks it on accept).
+        The channel is not checked here (`channel` does).
+        """
         raw = (raw or "").strip()
-        if channel == "mail":
-            if not _EMAIL.fullmatch(raw):
+        kind = getattr(self.channels.by_name.get(channel), "destination", PHONE)
+        if kind == EMAIL:
+            if not is_email(raw):
                 raise BadParameters(f"invalid e-mail address {raw!r}", field="to")
             return raw
         region = account.default_region or self.default_region
         try:
             return normalize(raw, region)
         except InvalidNumber as e:
+            if kind != PHONE and raw:
+                return raw
             raise InvalidNumberError(str(e), number=raw) from None
 
     def submit(self, account: Account, draft: Draft) -> Submit:
         """The `Submit` for a draft (recipient already normalised)."""
-        if draft.channel not in CHANNELS:
-            raise BadParameters(f"unknown channel {draft.channel!r}; known: {', '.join(CHANNELS)}",
-                                field="channel")
+        self.channel(draft.channel)
         report = bool(account.dlr_url) if draft.report is None else draft.report
         return Submit(
             destination=draft.recipient, text=draft.text, source=draft.source, channel=draft.channel,
-            parts=sms_parts(draft.text) if draft.channel == "sms" else 1, priority=draft.priority,
+            parts=sms_parts(draft.text) if draft.channel == DEFAULT_CHANNEL else 1, priority=draft.priority,
             schedule=draft.schedule, validity=draft.validity, registered_delivery=1 if report else 0,
             client_ref=draft.client_ref, extra=dict(draft.extra),
         )

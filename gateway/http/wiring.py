@@ -39,7 +39,7 @@ def install_http(gateway, engine, site, config, reactor=None) -> HttpParts:
     """Mount the HTTP APIs on ``site`` and start the callback worker when ``engine`` is ready."""
     if reactor is None:
         from twisted.internet import reactor
-    parts = HttpParts(PendingContext(engine.providers))
+    parts = HttpParts(PendingContext(engine.providers, engine.channels))
     add_apis(site.resource, parts.context)
     engine.whenReady().addCallback(_ready, gateway, config, parts, reactor)
     return parts
@@ -52,7 +52,7 @@ def _ready(engine, gateway, config, parts: HttpParts, reactor):
         messages=engine.messages, templates=TemplateStore(engine.redis, reactor, timeout),
         index=ArchiveIndex(engine.redis, reactor, timeout), node=engine.node,
         default_region=config.http["default_region"], admin_token=config.admin["token"],
-        providers=engine.providers,
+        providers=engine.providers, channels=engine.channels,
         login_limits={key: value for key, value in config.http.items() if key.startswith("failed_login_")})
     parts.context.resolve(context)
     parts.callbacks = CallbackWorker(engine.redis, engine.accounts, engine.outbox, reactor,

@@ -1,15 +1,24 @@
-"""The JSON API /api/v1 over real loopback HTTP; every answer is validated against the OpenAPI document."""
+"""
+The JSON API /api/v1 over real loopback HTTP; every answer is validated
+against the OpenAPI document, and send requests the handler takes or refuses
+against its request schema.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import pytest_twisted
 from openapi_schema_validator import OAS30Validator
 
-from gateway.http.api.openapi import DOCUMENT
+from gateway.channels import Channels
+from gateway.http.api.openapi import for_channels
 from gateway.model import Direction
+
+#: The document of a gateway with the built-in channels (those of the ``gateway`` fixture).
+DOCUMENT = for_channels(Channels.discover())
 
 
 def response_schema(path: str, method: str, status: int):
@@ -43,6 +52,60 @@ def test_document_schemas_are_valid_openapi():
 async def test_openapi_is_served_without_a_key(gateway):
     document = await call(gateway, "GET", "/api/v1/openapi.json", key=None)
     assert document["paths"].keys() == DOCUMENT["paths"].keys()
+    assert document == json.loads(json.dumps(DOCUMENT))
+    channel = document["components"]["schemas"]["MessageIn"]["properties"]["channel"]
+    assert set(channel["enum"]) >= {"sms", "mail", "call", "viber", "soc", "tgm", "bot", "hlr", "ping"}
+
+
+def send_schema() -> dict:
+    schema = DOCUMENT["paths"]["/messages"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return dict(schema, components=DOCUMENT["components"])
+
+
+#: Send requests, whether the schema takes them, and the handler's answer.  The schema refuses
+#: what the handler refuses for its shape; what depends on data (a number, a route, the
+#: parameters of the channel named) only the handler knows.
+SEND_REQUESTS = [
+    ({"to": "79001234567", "text": "hi"}, True, 201),
+    ({"to": "79001234567", "template": "greeting", "variables": {"name": "Ann"}}, True, 201),
+    ({"to": "79001234567", "channel": "hlr"}, True, 201),
+    ({"to": "79001234567", "channel": "hlr", "text": ""}, True, 201),
+    ({"to": "79001234567"}, False, 400),
+    ({"to": "79001234567", "text": ""}, False, 400),
+    ({"to": "79001234567", "text": "hi", "template": "greeting"}, False, 400),
+    ({"to": "79001234567", "text": "hi", "variables": {"name": "Ann"}}, False, 400),
+    ({"text": "hi"}, False, 400),
+    ({"to": "79001234567", "text": "hi", "channel": "pigeon"}, False, 400),
+    ({"to": "79001234567", "text": "hi", "subject": 5}, False, 400),
+    ({"to": "79001234567", "text": "hi", "params": {"voice": 5}}, False, 400),
+    ({"to": "79001234567", "text": "hi", "params": {"subject": "Hi"}}, True, 400),  # sms takes no parameter
+    ({"to": "1", "text": "hi"}, True, 400),
+    ({"to": "al@example.org", "text": "hi", "channel": "mail", "params": {"subject": "Hi"}}, True, 201),
+    ({"to": "79001234567", "text": "hi", "channel": "viber"}, True, 422),  # no route
+    ({"messages": [{"to": "79001234567", "text": "hi"}]}, True, 200),
+    ({"template": "greeting", "messages": [{"to": "79001234567", "variables": {"name": "Ann"}}]}, True, 200),
+    ({"messages": []}, False, 400),
+    ({"messages": [{"to": "79001234567", "text": "hi"}], "txt": "x"}, False, 200),  # each message refused
+]
+
+
+@pytest.mark.parametrize("body, valid, status", SEND_REQUESTS)
+@pytest_twisted.ensureDeferred
+async def test_the_send_schema_takes_what_the_handler_takes(gateway, body, valid, status):
+    await call(gateway, "PUT", "/api/v1/templates/greeting", {"body": "Hello %(name)s"}, status=201)
+    assert OAS30Validator(send_schema()).is_valid(body) == valid, body
+    result = await call(gateway, "POST", "/api/v1/messages", body, status=status)
+    if "txt" in body:
+        assert (result["accepted"], result["refused"]) == (0, 1)
+
+
+def test_a_message_needs_text_or_template_unless_its_channel_needs_none():
+    message_in = DOCUMENT["components"]["schemas"]["MessageIn"]
+    content = message_in["allOf"][0]["anyOf"]
+    assert content[0]["required"] == ["text"] and content[1]["required"] == ["template"]
+    assert content[2]["properties"]["channel"]["enum"] == ["hlr", "ping"]
+    assert message_in["allOf"][1] == {"not": {"required": ["text", "template"]},
+                                      "description": "not both text and template"}
 
 
 @pytest_twisted.ensureDeferred

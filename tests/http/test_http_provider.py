@@ -18,7 +18,7 @@ from gateway.dispatch import Dispatcher
 from gateway.interfaces import IProvider
 from gateway.model import Account, IdGenerator, Message, Outcome, State, Submit
 from gateway.providers.http import HttpTemplateProvider
-from gateway.providers.http_template import ProviderOptionError, build_request, parse_options
+from gateway.providers.http_template import ProviderOptionError, build_request, judge, parse_options
 from gateway.routing import Route, Router
 from gateway.store.accept import Acceptor
 from gateway.store.queues import Queues
@@ -166,6 +166,21 @@ def test_presets_are_valid_configuration(preset):
     options.pop("type")
     built = build_request(parse_options(section, options), message())
     assert built.url.startswith("http") and "%sms%" not in (built.body or b"").decode()
+
+
+def test_the_rostelecom_preset_has_the_shape_of_the_public_client():
+    """sms.rt.ru v2 as laravel-notification-channels/SmsRT calls it (the source named in the preset)."""
+    section, options = http_presets()["rostelecom.ini"]
+    options.pop("type")
+    token = base64.b64encode(b"me.s3cret").decode()
+    parsed = parse_options(section, dict(options, password=token))
+    built = build_request(parsed, message())
+    assert (built.method, built.url) == ("POST", "https://sms.rt.ru/api/v2/send_message")
+    assert built.headers["Authorization"] == f"Basic {token}"
+    assert json.loads(built.body) == {"msisdn": "79001234567", "message_text": "Привет & hello", "shortcode": "ACME"}
+    accepted = judge(parsed, 200, json.dumps({"status": "ok", "result": {"uid": "rt-1"}}), built.values)
+    assert (accepted.ok, accepted.upstream_id) == (True, "rt-1")
+    assert not judge(parsed, 200, json.dumps({"status": "error", "message": "bad shortcode"}), built.values).ok
 
 
 @pytest_twisted.ensureDeferred

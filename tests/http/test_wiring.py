@@ -19,7 +19,7 @@ class Engine:
 
     def __init__(self, gateway):
         ctx = gateway.ctx
-        self.providers, self.node, self.notifier = {}, "t", None
+        self.providers, self.node, self.notifier, self.channels = {}, "t", None, ctx.channels
         self.redis, self.accounts, self.acceptor = ctx.redis, ctx.accounts, ctx.acceptor
         self.messages, self.outbox = MessageStore(ctx.redis, reactor), Outbox(ctx.redis, reactor)
         self.ready = defer.Deferred()
@@ -41,6 +41,10 @@ async def test_apis_wait_for_the_engine_then_serve(gateway):
     try:
         early = await treq.get(url + "/api/v1/balance", headers={"X-API-Key": "key-acme"})
         assert early.code == 503 and (await early.json())["error"]["code"] == "unavailable"
+        document = await treq.get(url + "/api/v1/openapi.json")  # the channels are known from the start
+        assert document.code == 200
+        schemas = (await document.json())["components"]["schemas"]
+        assert schemas["MessageIn"]["properties"]["channel"]["enum"] == engine.channels.names
         engine.ready.callback(engine)
         late = await treq.get(url + "/api/v1/balance", headers={"X-API-Key": "key-acme"})
         assert late.code == 200 and (await late.json())["account"] == "acme"

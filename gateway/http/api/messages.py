@@ -1,7 +1,8 @@
 """
 ``/api/v1`` messages: send (``POST /messages``: one message, or
 ``{"messages": [...]}`` — up to `MAX_BATCH`, each answered on its own, the
-other top-level fields being defaults for every item), status
+other top-level fields being defaults for every item; ``channel`` any channel
+the gateway has installed, plugins included), status
 (``GET /messages/{id}``), archive search (``GET /messages?…``) and
 ``GET /balance``.
 """
@@ -14,7 +15,7 @@ from gateway.http.api.inputs import account_of, arg, iso, parse_moment, read_jso
 from gateway.http.errors import (BadParameters, HttpError, NotFound, PayloadTooLarge,
                                  ServiceUnavailable, TemplateNotFound, TemplateProblem)
 from gateway.http.responses import json_reply
-from gateway.http.sending import CHANNELS, Draft
+from gateway.http.sending import Draft
 from gateway.model import Direction, Message, State
 from gateway.store.index import ArchiveQuery
 from gateway.templates import TemplateError, UnknownVariable
@@ -26,7 +27,9 @@ MAX_BATCH = 1000
 MAX_TEXT = 4096
 MAX_PAGE = 1000
 _FIELDS = {"to", "text", "from", "channel", "template", "variables", "schedule_at", "valid_for",
-           "priority", "reference", "report", "subject", "voice", "flash", "bot"}
+           "priority", "reference", "report", "subject", "voice", "flash", "bot", "params"}
+#: fields that set a channel parameter of the built-in channels (``params`` sets any channel's)
+_SHORTCUTS = ("subject", "voice", "bot")
 _ID = re.compile(r"[0-9A-Za-z_.\-]{1,64}")
 
 
@@ -106,9 +109,7 @@ def _make_draft(ctx, account, body: dict, text: str) -> Draft:
         unknown = sorted(set(body) - _FIELDS)[0]
         raise BadParameters(f"unknown field {unknown!r}", field=unknown)
     channel = _string(body, "channel", "sms")
-    if channel not in CHANNELS:
-        raise BadParameters(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}", field="channel")
-    if not text and channel not in ("hlr", "ping"):
+    if not text and ctx.sender.needs_text(channel):
         raise BadParameters("text (or template) is required", field="text")
     if len(text) > MAX_TEXT:
         raise BadParameters(f"text is at most {MAX_TEXT} characters", field="text")
@@ -118,7 +119,8 @@ def _make_draft(ctx, account, body: dict, text: str) -> Draft:
     schedule = parse_moment(body["schedule_at"], "schedule_at") if body.get("schedule_at") else 0
     valid_for = _integer(body, "valid_for", 0, 0, 7 * 86400)
     start = schedule or int(ctx.clock.seconds() * 1000)
-    extra = {k: body[k] for k in ("subject", "voice", "bot") if body.get(k)}
+    extra = {k: value for k in _SHORTCUTS if (value := _string(body, k))}
+    extra.update(_params(ctx, body, channel))
     flash = body.get("flash")
     if flash is not None and not isinstance(flash, bool):
         raise BadParameters("flash is true or false", field="flash")
@@ -132,6 +134,22 @@ def _make_draft(ctx, account, body: dict, text: str) -> Draft:
         channel=channel, priority=_integer(body, "priority", 0, 0, 3), schedule=schedule,
         validity=start + valid_for * 1000 if valid_for else 0,
         client_ref=_string(body, "reference")[:64], report=report, extra=extra)
+
+
+def _params(ctx, body: dict, channel: str) -> dict:
+    """``params``: parameters of the channel by name (those it reads from ``key:value`` text lines)."""
+    params = body.get("params")
+    if params is None:
+        return {}
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise BadParameters("params is an object of strings", field="params")
+    takes = set((getattr(ctx.sender.channel(channel), "lines", None) or {}).values())
+    unknown = sorted(set(params) - takes)
+    if unknown:
+        accepted = ", ".join(sorted(takes)) or "none"
+        raise BadParameters(f"channel {channel} has no parameter {unknown[0]!r}; its parameters: {accepted}",
+                            field="params")
+    return {k: v for k, v in params.items() if v}
 
 
 def _plain_text(body: dict) -> str:

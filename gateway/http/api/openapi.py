@@ -1,14 +1,21 @@
 """
 The OpenAPI 3.0 document of ``/api/v1``, served at ``/api/v1/openapi.json``.
-``tests/http/test_openapi.py`` validates real responses against these
-schemas, so the document stays true to the code.
+``tests/http/test_api.py`` validates real responses (and the send requests
+the handler takes or refuses) against these schemas, so the document stays
+true to the code.
+
+The document is built for the channels installed (`document`): the
+``channel`` enum lists the built-in channels and those of plugins, and says
+which of them need no text.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from gateway.http.responses import json_reply
 
-__all__ = ["DOCUMENT", "serve"]
+__all__ = ["document", "for_channels", "serve", "SCHEMAS", "PATHS"]
 
 
 def _ref(name: str) -> dict:
@@ -30,27 +37,71 @@ def _errors(*statuses: int) -> dict:
 _STRING_OR_NULL = {"type": "string", "nullable": True}
 _TIME = {"type": "string", "format": "date-time"}
 _STATES = ["ENROUTE", "DELIVERED", "EXPIRED", "DELETED", "UNDELIVERABLE", "ACCEPTED", "UNKNOWN", "REJECTED"]
-_CHANNELS = ["sms", "mail", "call", "viber", "soc", "tgm", "bot", "hlr", "ping"]
 
-_MESSAGE_IN = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "to": {"type": "string", "description": "Phone (international with or without +, or domestic "
-                                                "in the account's default region); e-mail for channel mail"},
-        "text": {"type": "string", "maxLength": 4096, "description": "Text after \\n~~~\\n is a comment"},
-        "from": {"type": "string", "description": "Sender name or number"},
-        "channel": {"type": "string", "enum": _CHANNELS, "default": "sms"},
-        "template": {"type": "string", "description": "Name of one of the account's templates (instead of text)"},
-        "variables": {"type": "object", "additionalProperties": True},
-        "schedule_at": {"oneOf": [_TIME, {"type": "integer"}], "description": "ISO 8601 or epoch ms"},
-        "valid_for": {"type": "integer", "minimum": 0, "maximum": 604800, "description": "Seconds"},
-        "priority": {"type": "integer", "minimum": 0, "maximum": 3},
-        "reference": {"type": "string", "maxLength": 64},
-        "report": {"type": "boolean", "description": "Ask for a DLR callback (default: if the account has a dlr_url)"},
-        "subject": {"type": "string"}, "voice": {"type": "string"}, "bot": {"type": "string"},
-        "flash": {"type": "boolean"},
-    },
+#: The fields of a message, for a single send and for each message of a batch (``channel``
+#: gets the names of the installed channels in `document`).
+_MESSAGE_FIELDS = {
+    "to": {"type": "string", "description": "Phone (international with or without +, or domestic in the "
+                                            "account's default region); e-mail for channel mail; what a "
+                                            "plugin channel addresses for its channel"},
+    "text": {"type": "string", "maxLength": 4096, "description": "Text after \\n~~~\\n is a comment"},
+    "from": {"type": "string", "description": "Sender name or number"},
+    "channel": {"type": "string", "default": "sms", "description": "One of the channels installed "
+                                                                    "(built-in and plugins)"},
+    "template": {"type": "string", "description": "Name of one of the account's templates (instead of text)"},
+    "variables": {"type": "object", "additionalProperties": True,
+                  "description": "Values of the template's variables (only with template)"},
+    "schedule_at": {"oneOf": [_TIME, {"type": "integer"}], "description": "ISO 8601 or epoch ms"},
+    "valid_for": {"type": "integer", "minimum": 0, "maximum": 604800, "description": "Seconds"},
+    "priority": {"type": "integer", "minimum": 0, "maximum": 3},
+    "reference": {"type": "string", "maxLength": 64},
+    "report": {"type": "boolean", "description": "Ask for a DLR callback (default: if the account has a dlr_url)"},
+    "subject": {"type": "string", "description": "Channel mail: the subject"},
+    "voice": {"type": "string", "description": "Channel call: the voice"},
+    "bot": {"type": "string", "description": "Channel bot: @bot_name"},
+    "params": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "Parameters of the channel by name: those it reads from key:value lines at the "
+                              "end of the text (a plugin channel's too); another name is refused"},
+    "flash": {"type": "boolean"},
 }
+
+
+def _message_schemas(channels: tuple, textless: tuple) -> dict:
+    """``MessageIn``, ``BatchItem`` and ``Batch`` for the installed ``channels``.
+
+    A message needs ``to``, and ``text`` or ``template`` (not both) unless
+    its channel is one of ``textless``; ``variables`` only with a template.
+    In a batch these hold for each message merged over the top-level fields,
+    which no schema can say: an item is checked for its fields only, and one
+    that does not make a message is refused in its result.
+    """
+    channel = dict(_MESSAGE_FIELDS["channel"], enum=list(channels)) if channels else _MESSAGE_FIELDS["channel"]
+    fields = dict(_MESSAGE_FIELDS, channel=channel)
+    content = [{"required": ["text"], "properties": {"text": {"minLength": 1}}}, {"required": ["template"]}]
+    if textless:
+        content.append({"required": ["channel"], "properties": {"channel": {"enum": list(textless)}}})
+    return {
+        "MessageIn": {
+            "type": "object", "additionalProperties": False, "required": ["to"], "properties": fields,
+            "allOf": [
+                {"anyOf": content, "description": "text or template; neither only on a channel that needs no text"},
+                {"not": {"required": ["text", "template"]}, "description": "not both text and template"},
+                {"anyOf": [{"required": ["template"]}, {"not": {"required": ["variables"]}}],
+                 "description": "variables only with a template"},
+            ],
+        },
+        "BatchItem": {
+            "type": "object", "additionalProperties": False, "properties": fields,
+            "description": "One message of a batch, merged over the batch's top-level fields",
+        },
+        "Batch": {
+            "type": "object", "required": ["messages"], "additionalProperties": False,
+            "description": "Top-level fields other than messages are defaults for every message",
+            "properties": dict(fields, messages={
+                "type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("BatchItem")}),
+        },
+    }
+
 
 SCHEMAS = {
     "Error": {
@@ -60,13 +111,10 @@ SCHEMAS = {
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "field": {"type": "string"}, "variable": {"type": "string"},
                            "template": {"type": "string"}, "number": {"type": "string"},
-                           "smpp_status": {"type": "integer"}}}},
-    },
-    "MessageIn": dict(_MESSAGE_IN, required=["to"]),
-    "Batch": {
-        "type": "object", "required": ["messages"],
-        "properties": dict(_MESSAGE_IN["properties"], messages={
-            "type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("MessageIn")}),
+                           "smpp_status": {"type": "integer"},
+                           "channel": {"type": "string", "description": "An unknown channel asked for"},
+                           "known": {"type": "array", "items": {"type": "string"},
+                                     "description": "The channels installed"}}}},
     },
     "Accepted": {
         "type": "object", "required": ["id", "to", "state", "parts", "cost", "created"],
@@ -189,23 +237,39 @@ PATHS = {
     },
 }
 
-DOCUMENT = {
-    "openapi": "3.0.3",
-    "info": {"title": "smsgw API", "version": "1",
-             "description": "Send messages, read their states, search the archive, manage templates. "
-                            "DLR and MO callbacks are signed: X-Smsgw-Signature: sha256=<hex HMAC-SHA256 "
-                            "of the timestamp, a dot and the body, keyed with the account's callback secret>."},
-    "servers": [{"url": "/api/v1"}],
-    "security": [{"apiKey": []}, {"bearer": []}],
-    "components": {
-        "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                            "bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": SCHEMAS,
-    },
-    "paths": PATHS,
-}
+
+@lru_cache(maxsize=8)
+def document(channels: tuple = (), textless: tuple = ()) -> dict:
+    """The document for the installed ``channels`` (names), ``textless`` those that need no text.
+
+    Without channels, ``channel`` is any string.  Cached (the APIs ask with
+    the same names every time), so the dict is shared: read it, never change it.
+    """
+    schemas = dict(SCHEMAS, **_message_schemas(channels, textless))
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "smsgw API", "version": "1",
+                 "description": "Send messages, read their states, search the archive, manage templates. "
+                                "DLR and MO callbacks are signed: X-Smsgw-Signature: sha256=<hex HMAC-SHA256 "
+                                "of the timestamp, a dot and the body, keyed with the account's callback secret>."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"apiKey": []}, {"bearer": []}],
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                                "bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+        "paths": PATHS,
+    }
+
+
+def for_channels(channels) -> dict:
+    """The document for a `gateway.channels.Channels` registry."""
+    names = tuple(channels.names)
+    textless = tuple(name for name in names if not getattr(channels.by_name[name], "needs_text", True))
+    return document(names, textless)
 
 
 async def serve(ctx, request, caller):
-    """``GET /api/v1/openapi.json``."""
-    return json_reply(DOCUMENT)
+    """``GET /api/v1/openapi.json``: the document for the channels this gateway has installed."""
+    return json_reply(for_channels(ctx.channels))

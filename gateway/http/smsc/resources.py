@@ -8,6 +8,11 @@ over SMPP.  The request's ID is the client's ``id`` if given, else the id of
 its first message; for a request with several phones (or a client ``id``)
 the phone → message id map is kept for `SMSC_REQUEST_TTL` so that
 ``status.php?id=…&phone=…`` finds each message, as smsc.ru clients ask.
+
+The channel is chosen by smsc.ru's flags (``mail=1``, ``viber=1``, ``tg=1``,
+``bot=@name``, …: `gateway.channels.registry.HTTP_FLAGS`, built-in channels
+only) or, an extension of smsgw, by ``channel=<name>``: any channel
+installed, plugins included.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from twisted.cred.credentials import UsernamePassword
 from twisted.web import resource
 
+from gateway.channels.registry import DEFAULT_CHANNEL, HTTP_FLAGS
 from gateway.http.auth import APIKey
 from gateway.http.errors import BadCredentials, BadParameters, ServiceUnavailable, Undeliverable
 from gateway.http.responses import client_address, run
@@ -36,11 +42,6 @@ __all__ = ["SendResource", "StatusResource", "BalanceResource", "SMSC_REQUEST_TT
 SMSC_REQUEST_TTL = 30 * 86400  # seconds the phone → id map of a multi-phone request is kept
 MAX_PHONES = 1000
 MAX_TEXT = 1000  # characters, as smsc.ru documents for mes
-
-# smsc.ru flags → our channels (DESIGN "Channels"); the first one given wins.
-_CHANNEL_FLAGS = (("mail", "mail"), ("viber", "viber"), ("call", "call"), ("hlr", "hlr"),
-                  ("ping", "ping"), ("soc", "soc"), ("tg", "tgm"), ("bot", "bot"))
-_NO_TEXT_NEEDED = {"hlr", "ping"}
 
 
 def smsc_status(state: State, error: int) -> int:
@@ -125,7 +126,7 @@ class SendResource(_SmscResource):
 
     def drafts(self, account, params: Params) -> list[Draft]:
         """One `Draft` per recipient, numbers normalised; raises on any bad parameter."""
-        channel = next((ch for flag, ch in _CHANNEL_FLAGS if params.flag(flag)), "sms")
+        channel = self.channel(params)
         pairs = self.pairs(params, channel)
         if len(pairs) > MAX_PHONES:
             raise BadParameters(f"at most {MAX_PHONES} recipients per request", field="phones")
@@ -144,6 +145,18 @@ class SendResource(_SmscResource):
                 client_ref=params.get("id").strip()[:64], extra=extra))
         return drafts
 
+    def channel(self, params: Params) -> str:
+        """The channel a request asks for: ``channel=<name>`` (any installed), or smsc.ru's flags."""
+        flagged = next((name for flag, name in HTTP_FLAGS if params.flag(flag)), None)
+        named = params.get("channel").strip()
+        if not named:
+            return flagged or DEFAULT_CHANNEL
+        self.context.sender.channel(named)  # BadParameters (error 1) naming the installed channels
+        if flagged is not None and flagged != named:
+            raise BadParameters(f"channel={named} and the {flagged} flag ask for different channels",
+                                field="channel")
+        return named
+
     def pairs(self, params: Params, channel: str) -> list[tuple[str, str]]:
         """``(phone, text)`` for every recipient, from ``phones`` + ``mes`` or from ``list``."""
         if params.has("list"):
@@ -159,8 +172,9 @@ class SendResource(_SmscResource):
             pairs = [(phone, text) for phone in split_list(params.get("phones"))]
         if not pairs:
             raise BadParameters("no recipients: phones (or list) is required", field="phones")
+        needs_text = self.context.sender.needs_text(channel)
         for _, text in pairs:
-            if not text and channel not in _NO_TEXT_NEEDED:
+            if not text and needs_text:
                 raise BadParameters("mes is required", field="mes")
             if len(text) > MAX_TEXT:
                 raise BadParameters(f"mes is at most {MAX_TEXT} characters", field="mes")
