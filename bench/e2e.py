@@ -347,6 +347,13 @@ def run_role(args) -> None:
         reactor.stop()
 
     reactor.callWhenRunning(lambda: defer.ensureDeferred(role()).addCallbacks(done, failed))
+    profile = os.environ.get("SMSGW_BENCH_PROFILE") if args.role in ("gateway", "proxy") else None
+    if profile:  # --profile: the middle's CPU by function, for reading with pstats
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        reactor.addSystemEventTrigger("after", "shutdown", lambda: profiler.dump_stats(f"{profile}.{args.role}"))
     reactor.run()
 
 
@@ -377,11 +384,7 @@ class Child:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the process has used so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+        return process_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -390,6 +393,15 @@ class Child:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time process ``pid`` has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def free_port() -> int:
@@ -430,8 +442,14 @@ def run_path(path: str, args) -> dict:
             children[path] = middle
             load = Child("--role", "client", "--port", str(middle.port()), *common)
         result = load.result()
-        result["cpu_seconds"] = {"load": result.pop("cpu_seconds", None),
-                                 **{name: child.cpu_seconds() for name, child in children.items()}}
+        cpu = {"load": result.pop("cpu_seconds", None),
+               **{name: child.cpu_seconds() for name, child in children.items()}}
+        if redis is not None:
+            cpu["redis"] = process_cpu_seconds(redis.pid)
+        result["cpu_seconds"] = cpu
+        if result.get("accepted"):  # the middle's CPU per message: gateway + its Redis, or the proxy
+            middle = sum(cpu.get(name) or 0 for name in (path, "redis"))
+            result["middle_cpu_us_per_message"] = round(middle / result["accepted"] * 1e6, 1)
         return result
     except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
         return {"error": str(e)}
@@ -467,11 +485,13 @@ def main(args) -> dict:
               f"submit p50 {result.get('submit_p50_ms')} / p99 {result.get('submit_p99_ms')} ms, "
               f"{result.get('receipts')} receipts at {result.get('receipts_per_s')}/s, "
               f"submit→receipt p50 {result.get('receipt_p50_ms')} / p99 {result.get('receipt_p99_ms')} ms, "
-              f"CPU s {result.get('cpu_seconds')}" + (f"  ERROR {result['error']}" if "error" in result else ""),
+              f"CPU s {result.get('cpu_seconds')}, middle µs/msg {result.get('middle_cpu_us_per_message')}" + (f"  ERROR {result['error']}" if "error" in result else ""),
               flush=True)
-    if "proxy" in outcome and "gateway" in outcome and outcome["proxy"].get("messages_per_s"):
-        outcome["gateway_vs_proxy"] = round(outcome["gateway"].get("messages_per_s", 0)
-                                            / outcome["proxy"]["messages_per_s"], 3)
+    proxy, gateway = outcome.get("proxy", {}), outcome.get("gateway", {})
+    if proxy.get("messages_per_s") and proxy.get("receipts_per_s"):
+        # messages/s accepted, and receipts/s: the rate of messages that made the whole trip
+        outcome["gateway_vs_proxy"] = round(gateway.get("messages_per_s", 0) / proxy["messages_per_s"], 3)
+        outcome["gateway_vs_proxy_receipts"] = round(gateway.get("receipts_per_s", 0) / proxy["receipts_per_s"], 3)
     return outcome
 
 
@@ -491,11 +511,15 @@ def parse(argv=None):
     parser.add_argument("--upstream", type=int, help="the simulator's port (middles and connector)")
     parser.add_argument("--port", type=int, help="the middle's port (client)")
     parser.add_argument("--redis")
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="write cProfile stats of the gateway or proxy process to PREFIX.<role>")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     options = parse()
+    if options.profile:
+        os.environ["SMSGW_BENCH_PROFILE"] = options.profile  # inherited by the role processes
     if options.role != "bench":
         run_role(options)
     else:

@@ -91,12 +91,12 @@ class Pacer:
     def queued(self) -> int:
         return len(self._queue)
 
-    def run(self, thunk) -> defer.Deferred:
-        """Call ``thunk()`` as soon as a token allows; fires with its result."""
+    def run(self, thunk, *args) -> defer.Deferred:
+        """Call ``thunk(*args)`` as soon as a token allows; fires with its result."""
         if not self._queue and self.bucket.take():
-            return defer.maybeDeferred(thunk)
+            return defer.maybeDeferred(thunk, *args)
         d = defer.Deferred()
-        self._queue.append((thunk, d))
+        self._queue.append((thunk, args, d))
         self._schedule()
         return d
 
@@ -107,8 +107,8 @@ class Pacer:
     def _drain(self) -> None:
         self._call = None
         while self._queue and self.bucket.take():
-            thunk, d = self._queue.popleft()
-            defer.maybeDeferred(thunk).chainDeferred(d)
+            thunk, args, d = self._queue.popleft()
+            defer.maybeDeferred(thunk, *args).chainDeferred(d)
         if self._queue:
             self._schedule()
 
@@ -118,7 +118,7 @@ class Pacer:
             self._call.cancel()
         self._call = None
         queue, self._queue = self._queue, deque()
-        for _, d in queue:
+        for _, _, d in queue:
             d.errback(error)
 
 

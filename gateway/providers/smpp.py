@@ -175,7 +175,7 @@ class SMPPProvider(service.MultiService):
             return defer.succeed(SendResult.permanent(e.status, str(e)))
         self.counters["submitted"] += 1
         if len(pdus) == 1:  # the common case, without the bookkeeping of parts
-            d = self.pacer.run(lambda: self._submit(pdus[0]))
+            d = self.pacer.run(self._submit, pdus[0])
             return d.addCallbacks(_sent, self._failed, errbackArgs=(message,))
         return defer.ensureDeferred(self._send_parts(message, pdus))
 
@@ -188,7 +188,7 @@ class SMPPProvider(service.MultiService):
         ids: list = [None] * len(pdus)
         todo, retries = list(range(len(pdus))), 0
         while True:
-            results = await defer.DeferredList([self.pacer.run(lambda p=pdus[i]: self._submit(p)) for i in todo],
+            results = await defer.DeferredList([self.pacer.run(self._submit, pdus[i]) for i in todo],
                                                consumeErrors=True)
             failed = []
             for index, (ok, value) in zip(todo, results):

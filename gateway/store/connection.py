@@ -61,11 +61,32 @@ def parse_url(url: str) -> RedisAddress:
     raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r}")
 
 
+#: Longest wait, in seconds, between two attempts to reconnect to Redis.  txredisapi's
+#: default is 10 s, so service could come back up to 10 s after Redis did.  Retrying
+#: every second costs nothing.
+RECONNECT_MAX_DELAY = 1.0
+
+
 def connect(url: str, poolsize: int = 2, reply_timeout: float | None = None, lazy: bool = False):
     """
     A txredisapi connection pool for *url*; a Deferred firing when connected
-    (or the connection handler itself when *lazy*).  Reconnects by itself.
+    (or the connection handler itself when *lazy*).  Reconnects by itself,
+    at most `RECONNECT_MAX_DELAY` seconds after each failed attempt.
     """
+    handler = _connect(url, poolsize, reply_timeout, lazy)
+    if lazy:
+        return _cap_reconnect_delay(handler)
+    return handler.addCallback(_cap_reconnect_delay)
+
+
+def _cap_reconnect_delay(handler):
+    factory = getattr(handler, "_factory", None)
+    if factory is not None:
+        factory.maxDelay = RECONNECT_MAX_DELAY
+    return handler
+
+
+def _connect(url: str, poolsize: int, reply_timeout: float | None, lazy: bool):
     a = parse_url(url)
     common = dict(dbid=a.db, poolsize=poolsize, reconnect=True, password=a.password,
                   replyTimeout=reply_timeout, convertNumbers=False)

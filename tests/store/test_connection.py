@@ -6,7 +6,7 @@ import threading
 import pytest
 import pytest_twisted
 
-from gateway.store.connection import connect, parse_url
+from gateway.store.connection import RECONNECT_MAX_DELAY, connect, parse_url
 from gateway.store.embedded import redis_server_path
 from tests.conftest import free_port
 
@@ -50,3 +50,17 @@ async def test_sentinel_url_reaches_the_master_it_names(sentinel, redis):
         assert await redis.get("smsgw:via-sentinel") == "yes"
     finally:
         await conn.disconnect()
+
+
+@pytest_twisted.ensureDeferred
+async def test_reconnect_attempts_are_at_most_a_second_apart(redis_server):
+    """After a Redis outage service resumes within about a second of Redis coming back,
+    not after txredisapi's default backoff of up to 10 s."""
+    conn = await connect(redis_server.url, poolsize=1)
+    lazy = connect(redis_server.url, poolsize=1, lazy=True)
+    try:
+        await lazy._connected
+        assert conn._factory.maxDelay == lazy._factory.maxDelay == RECONNECT_MAX_DELAY == 1.0
+    finally:
+        await conn.disconnect()
+        await lazy.disconnect()
