@@ -22,8 +22,9 @@ class HttpContext:
 
     ``acceptor`` is the shared `IAcceptor` (wrap it in
     `gateway.store.index.IndexingAcceptor` so the archive sees every
-    message); ``providers`` maps provider names to the providers that take
-    inbound DLR callbacks at ``/dlr/<name>`` (those with a ``handle_dlr``);
+    message); ``providers`` maps provider names to the providers, of which
+    those with a ``handle_dlr`` take inbound DLR callbacks at ``/dlr/<name>``
+    and Telegram bots in webhook mode their updates at ``/telegram/<name>``;
     ``channels`` is the `gateway.channels.Channels` registry the acceptor
     applies (the engine's), so that the APIs take exactly the channels
     installed — without it, those `Channels.discover` finds with no plugins

@@ -4,6 +4,7 @@
     /sys/send.php, /sys/status.php, /sys/balance.php   smsc.ru-compatible API
     /api/v1/…                    JSON API (OpenAPI at /api/v1/openapi.json)
     /dlr/<provider>              inbound DLR callbacks of HTTP-template providers
+    /telegram/<provider>         updates Telegram POSTs to a bot in webhook mode
 
 Everything but /health needs an `HttpContext` (the store objects); without
 one the site serves /health only.
@@ -121,10 +122,11 @@ def make_site(config, redis_service, context=None) -> server.Site:
 
 
 def add_apis(root: resource.Resource, context) -> None:
-    """Mount the smsc.ru-compatible API, ``/api/v1`` and ``/dlr/<provider>`` under ``root``."""
+    """Mount the smsc.ru-compatible API, ``/api/v1``, ``/dlr/<provider>`` and ``/telegram/<provider>``."""
     from gateway.http.api.router import ApiResource
     from gateway.http.dlr import DlrRoot
     from gateway.http.smsc.resources import BalanceResource, SendResource, StatusResource
+    from gateway.http.telegram import TelegramRoot
 
     sys = resource.Resource()
     sys.putChild(b"send.php", SendResource(context))
@@ -135,3 +137,4 @@ def add_apis(root: resource.Resource, context) -> None:
     api.putChild(b"v1", ApiResource(context))
     root.putChild(b"api", api)
     root.putChild(b"dlr", DlrRoot(context))
+    root.putChild(b"telegram", TelegramRoot(context))

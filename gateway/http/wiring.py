@@ -6,10 +6,10 @@ Putting the HTTP APIs and the callback worker into a running gateway, like
     install(gateway, engine, site, config, reactor)       # admin, console, metrics
     install_http(gateway, engine, site, config, reactor)   # this module
 
-`install_http` mounts ``/sys/*.php``, ``/api/v1`` and ``/dlr/<provider>`` at
-once (answering 503 until the store is up), and when the engine is ready builds
-their `HttpContext` from the engine's store objects and starts the
-`CallbackWorker`.  Call it after the admin `install`, so that the acceptor the
+`install_http` mounts ``/sys/*.php``, ``/api/v1``, ``/dlr/<provider>`` and
+``/telegram/<provider>`` at once (answering 503 until the store is up), and
+when the engine is ready builds their `HttpContext` from the engine's store
+objects and starts the `CallbackWorker`.  Call it after the admin `install`, so that the acceptor the
 APIs use is the metered one the admin wiring puts in place.
 """
 
@@ -59,7 +59,7 @@ def _ready(engine, gateway, config, parts: HttpParts, reactor):
                                      notifier=engine.notifier, signer=context.signer)
     parts.callbacks.setServiceParent(_frontends(gateway))
     log.info("HTTP APIs ready: /sys/send.php, /api/v1 (OpenAPI at /api/v1/openapi.json), "
-             "/dlr/<provider>; callback worker started")
+             "/dlr/<provider>, /telegram/<provider>; callback worker started")
     return engine
 
 

@@ -1,6 +1,6 @@
 """
 Local HTTP servers speaking the vendor APIs the channel providers call: the
-Telegram Bot API (sendMessage, getUpdates), the Telegram Gateway API
+Telegram Bot API (sendMessage, getUpdates, setWebhook), the Telegram Gateway API
 (sendVerificationMessage), and a generic JSON vendor (Viber, voice, social,
 HLR).  Each records the requests it got; behaviour is set by plain attributes.
 """
@@ -55,7 +55,10 @@ class FakeTelegram(JsonApi):
         self.gateway_token = gateway_token
         self.updates: list[dict] = []
         self.blocked: set[int] = set()
+        self.flooded: set[int] = set()  # chats whose sendMessage answers 429 (flood control)
         self.down = False
+        self.webhook: dict | None = None  # the last setWebhook's parameters, while one is set
+        self.refuse_webhook = ""  # set: setWebhook answers 400 with this description
         self._ids = itertools.count(100)
 
     def answer(self, path, body, request):
@@ -71,14 +74,27 @@ class FakeTelegram(JsonApi):
         return getattr(self, "gateway_" + path.strip("/"))(body)
 
     def bot_getUpdates(self, body):
+        if self.webhook is not None:  # as the real API: no polling while a webhook is set
+            return 409, {"ok": False, "error_code": 409,
+                         "description": "Conflict: can't use getUpdates method while webhook is active; "
+                                        "use deleteWebhook to delete the webhook first"}
         offset = body.get("offset") or 0
         return 200, {"ok": True, "result": [u for u in self.updates if u["update_id"] >= offset]}
 
     def bot_sendMessage(self, body):
+        if body["chat_id"] in self.flooded:
+            return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 5",
+                         "parameters": {"retry_after": 5}}
         if body["chat_id"] in self.blocked:
             return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
         return 200, {"ok": True, "result": {"message_id": next(self._ids), "chat": {"id": body["chat_id"]},
                                             "date": 0, "text": body["text"]}}
+
+    def bot_setWebhook(self, body):
+        if self.refuse_webhook:
+            return 400, {"ok": False, "error_code": 400, "description": self.refuse_webhook}
+        self.webhook = body if body.get("url") else None
+        return 200, {"ok": True, "result": True, "description": "Webhook was set"}
 
     def gateway_sendVerificationMessage(self, body):
         if body["phone_number"].startswith("+999"):

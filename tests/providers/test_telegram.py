@@ -78,6 +78,21 @@ async def test_someone_elses_contact_is_not_linked(telegram, redis):
 
 
 @pytest_twisted.ensureDeferred
+async def test_an_update_failing_for_a_passing_reason_is_fetched_again_at_the_next_poll(telegram, redis):
+    bot = bot_provider(telegram, redis)
+    telegram.blocked.add(777)
+    telegram.user_message(777, text="/start")  # refused for good (blocked): skipped
+    telegram.user_message(555, contact={"phone_number": PHONE, "user_id": 555, "first_name": "A"})
+    telegram.flooded.add(555)  # the reply to the contact cannot be sent now
+    assert await bounded(bot.poll()) == 1
+    assert await bot.links.offset() == 1001  # past the skipped update, not past the failed one
+    telegram.flooded.clear()
+    assert await bounded(bot.poll()) == 1
+    assert telegram.calls("/getUpdates")[-1]["body"]["offset"] == 1001
+    assert await bot.links.chat(PHONE) == 555 and await bot.links.offset() == 1002
+
+
+@pytest_twisted.ensureDeferred
 async def test_stop_unlinks_the_chat(telegram, redis):
     bot = bot_provider(telegram, redis)
     await bot.links.link(PHONE, 555)

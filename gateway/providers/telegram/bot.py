@@ -13,15 +13,36 @@ over to the right one); a Bot API refusal → permanent with Telegram's
 ``error_code`` (403: the user blocked the bot); flood control (429), server
 errors, no answer, Redis unreachable → temporary.
 
-The provider is also a service: while running it polls ``getUpdates``
-(long polling, timers from the injected clock) and hands each update to the
-`Linker`, which links phones to chats.  Poll from one node only
-(``poll = no`` on the others): Telegram answers 409 to concurrent pollers.
+The provider is also a service that takes the bot's updates and hands each
+to the `Linker`, which links phones to chats, in one of two modes:
+
+- polling (default): while running it polls ``getUpdates`` (long polling,
+  timers from the injected clock).  Poll from one node only (``poll = no`` on
+  the others): Telegram answers 409 to concurrent pollers.
+- webhook (``webhook_url`` set; see `gateway.providers.telegram.webhook`):
+  at start it calls ``setWebhook`` and Telegram POSTs each update to
+  ``webhook_url``, which the reverse proxy forwards to ``/telegram/<provider>``
+  of the HTTP site (`gateway.http.telegram`, which calls `handle_update`).
+  Nodes with ``poll = no`` do not call ``setWebhook`` but accept the updates
+  that reach them.  ``deleteWebhook`` is never called: other nodes may still
+  serve the webhook; switching back to polling needs it (see the README).
+
+Either way an update is handled at least once: polling saves its offset only
+past the updates handled, and stops a batch at an update that failed for a
+reason that may pass (Redis, the Bot API unreachable or flooded), to fetch it
+again at the next poll; the webhook answers such an update 503, so that
+Telegram posts it again.  An update that fails otherwise (a bug, the user
+blocked the bot) is logged and skipped, so that one bad update never stops
+the bot.
 
 Options: ``token`` (required; never logged), ``bot`` (required: the bot's
 username, without @), ``api_url`` (default https://api.telegram.org),
 ``poll`` (yes), ``poll_interval`` (seconds between polls, 1),
 ``long_poll`` (seconds Telegram may hold a poll, 25; 0 for short polling),
+``webhook_url`` (the public https URL Telegram posts updates to; set: webhook
+mode, no polling), ``webhook_secret`` (its ``secret_token``; default: derived
+from the token), ``webhook_insecure`` (no: allow an http:// URL or any port,
+for tests),
 ``parse_mode`` (HTML, MarkdownV2 or empty), ``concurrency`` (10),
 ``timeout`` (30), ``ca_file``, and the bot's replies ``text_welcome``,
 ``text_share`` (the button), ``text_linked``, ``text_not_own``,
@@ -42,12 +63,14 @@ from gateway.model import SendResult, State
 from gateway.providers.options import Options
 from gateway.providers.telegram.api import BotApi, TelegramError
 from gateway.providers.telegram.links import Linker, PhoneLinks, digits
+from gateway.providers.telegram.webhook import ALLOWED_UPDATES, KEYS as WEBHOOK_KEYS, Webhook, WebhookRegistration
 from gateway.providers.webapi import WebClient
 from gateway.smpp.constants import CommandStatus
 from gateway.store.scripting import StoreUnavailable
 from gateway.providers.concurrent import ConcurrentSends
 
-__all__ = ["BotProvider", "BotOptions", "from_options", "NOT_LINKED", "OTHER_BOT", "NOT_LINKED_REASON"]
+__all__ = ["BotProvider", "BotOptions", "from_options", "NOT_LINKED", "OTHER_BOT", "NOT_LINKED_REASON",
+           "UpdateNotHandled"]
 
 #: Error code (DLR ``err``) of a message to a phone that has not shared its contact with the bot.
 NOT_LINKED = 1
@@ -64,12 +87,16 @@ TEXTS = {
     "stopped": "You will no longer receive messages in this chat. Send /start to link your number again.",
 }
 _KNOWN = ("token", "bot", "api_url", "poll", "poll_interval", "long_poll", "parse_mode", "concurrency",
-          "timeout", "ca_file") + tuple(f"text_{k}" for k in TEXTS)
+          "timeout", "ca_file") + WEBHOOK_KEYS + tuple(f"text_{k}" for k in TEXTS)
+
+
+class UpdateNotHandled(Exception):
+    """An update not handled for a reason that may pass (Redis, the Bot API): it must come again."""
 
 
 @dataclass(frozen=True)
 class BotOptions:
-    token: str
+    token: str = field(repr=False)
     bot: str
     api_url: str = "https://api.telegram.org"
     poll: bool = True
@@ -80,6 +107,7 @@ class BotOptions:
     timeout: float = 30.0
     ca_file: str = ""
     texts: dict = field(default_factory=lambda: dict(TEXTS))
+    webhook: Webhook = field(default_factory=Webhook)
 
     @classmethod
     def parse(cls, name: str, options: dict) -> "BotOptions":
@@ -88,13 +116,15 @@ class BotOptions:
         parse_mode = o.text("parse_mode")
         if parse_mode not in ("", "HTML", "MarkdownV2", "Markdown"):
             raise o.bad("parse_mode", "expected HTML, MarkdownV2, Markdown or nothing")
-        return cls(token=o.text("token", required=True), bot=bot,
+        token = o.text("token", required=True)
+        return cls(token=token, bot=bot,
                    api_url=o.url("api_url", "https://api.telegram.org"), poll=o.flag("poll", True),
                    poll_interval=o.number("poll_interval", 1, 0.05, 3600),
                    long_poll=o.integer("long_poll", 25, 0, 50), parse_mode=parse_mode,
                    concurrency=o.integer("concurrency", 10, 1, 1000), timeout=o.number("timeout", 30, 1, 600),
                    ca_file=o.text("ca_file"),
-                   texts={k: o.text(f"text_{k}", v) or v for k, v in TEXTS.items()})
+                   texts={k: o.text(f"text_{k}", v) or v for k, v in TEXTS.items()},
+                   webhook=Webhook.parse(o, token, bot))
 
 
 @implementer(IProvider)
@@ -118,6 +148,7 @@ class BotProvider(ConcurrentSends, service.Service):
         self.linker = None if links is None else Linker(self.api, links, options.texts)
         self._loop = None
         self._polling = None
+        self._registration: WebhookRegistration | None = None
 
     # -- IProvider
 
@@ -160,12 +191,12 @@ class BotProvider(ConcurrentSends, service.Service):
                                              upstream_id=upstream_id, provider=self.name,
                                              error=f.getErrorMessage()))
 
-    # -- the service: store, then polling
+    # -- the service: store, then polling or the webhook
 
     def startService(self):
         super().startService()
         if self.links is not None:
-            self._start_polling()
+            self._start_updates()
             return
         if not IStoreAccess.providedBy(self.sink):
             self.log.error("{provider}: its report sink gives no store, so phones cannot be linked: "
@@ -179,10 +210,17 @@ class BotProvider(ConcurrentSends, service.Service):
         self.links = PhoneLinks(store.redis, self.clock, self.options.bot)
         self.linker = Linker(self.api, self.links, self.options.texts)
         if self.running:
-            self._start_polling()
+            self._start_updates()
 
-    def _start_polling(self) -> None:
-        if not self.options.poll or self._loop is not None:
+    def _start_updates(self) -> None:
+        if not self.options.poll:
+            return
+        if self.options.webhook:
+            if self._registration is None:
+                self._registration = WebhookRegistration(self.name, self.api, self.clock, self.options.webhook)
+                self._registration.start()
+            return
+        if self._loop is not None:
             return
         self._loop = task.LoopingCall(self._tick)
         self._loop.clock = self.clock
@@ -198,32 +236,71 @@ class BotProvider(ConcurrentSends, service.Service):
         return None
 
     def poll(self) -> defer.Deferred:
-        """Fetch and handle one batch of updates; fires with how many there were."""
+        """Fetch and handle one batch of updates; fires with how many were handled."""
         return defer.ensureDeferred(self._poll())
 
     async def _poll(self) -> int:
         try:
-            offset = await self.links.offset()
+            start = offset = await self.links.offset()
             updates = await self.api.call("getUpdates", deadline=self.options.long_poll + self.options.timeout,
                                           offset=offset, timeout=self.options.long_poll,
-                                          allowed_updates=["message"])
+                                          allowed_updates=list(ALLOWED_UPDATES))
         except (TelegramError, StoreUnavailable) as e:
             if self.running:
                 self.log.warn("{provider}: getUpdates failed: {error}", provider=self.name, error=str(e))
             return 0
+        handled = 0
         for update in updates or ():
-            await self._handle(update)
+            try:
+                await self._handle(update)
+            except UpdateNotHandled as e:
+                self.log.warn("{provider}: update {update_id} not handled, fetched again at the next poll: "
+                              "{error}", provider=self.name, update_id=update.get("update_id"), error=str(e))
+                break
+            handled += 1
             offset = max(offset, int(update.get("update_id", 0)) + 1)
-        if updates:
+        if offset != start:
             try:
                 await self.links.set_offset(offset)
             except StoreUnavailable as e:
                 self.log.warn("{provider}: update offset not saved: {error}", provider=self.name, error=e.reason)
-        return len(updates or ())
+        return handled
+
+    def handle_update(self, update: dict) -> defer.Deferred:
+        """An update Telegram posted to the webhook; fails with `UpdateNotHandled` when it must
+        be posted again (the store is not ready, Redis or the Bot API failed)."""
+        if self.linker is None:
+            return defer.fail(UpdateNotHandled("the store is not ready yet"))
+        d = defer.ensureDeferred(self._handle(update))
+
+        def failed(failure):
+            failure.trap(UpdateNotHandled)
+            self.log.warn("{provider}: update {update_id} not handled, left for Telegram to post again: {error}",
+                          provider=self.name, update_id=update.get("update_id"), error=failure.getErrorMessage())
+            return failure
+
+        return d.addErrback(failed)
+
+    @property
+    def takes_webhook(self) -> bool:
+        """True in webhook mode: ``/telegram/<name>`` accepts this bot's updates."""
+        return bool(self.options.webhook)
+
+    def secret_ok(self, given: bytes) -> bool:
+        """True if a webhook request carries this bot's secret (constant-time comparison)."""
+        return self.options.webhook.secret_ok(given)
 
     async def _handle(self, update: dict) -> None:
+        """Handle one update, in both modes; raises `UpdateNotHandled` when trying again may help."""
         try:
             await self.linker.handle(update)
+        except StoreUnavailable as e:
+            raise UpdateNotHandled(e.reason) from None
+        except TelegramError as e:
+            if e.temporary:
+                raise UpdateNotHandled(str(e)) from None
+            self.log.warn("{provider}: update {update_id} not answered: {error}", provider=self.name,
+                          update_id=update.get("update_id"), error=str(e))
         except Exception:  # one bad update must not stop the bot
             self.log.failure("{provider}: update {update_id} not handled", provider=self.name,
                              update_id=update.get("update_id"))
@@ -235,6 +312,9 @@ class BotProvider(ConcurrentSends, service.Service):
         self._loop = None
         if self._polling is not None:
             self._polling.cancel()
+        if self._registration is not None:
+            self._registration.stop()
+            self._registration = None
         return self.web.close()
 
 
