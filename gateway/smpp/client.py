@@ -214,7 +214,7 @@ class ESMESession(SMPPSession):
 
     def requestReceived(self, pdu: PDU):
         command = pdu.command_id
-        if command in (CommandId.deliver_sm, CommandId.data_sm):
+        if command in _INCOMING:
             if not (self.bound and self.bind_params.mode.receives):
                 return pdu.resp(CommandStatus.ESME_RINVBNDSTS)
             return self._incoming(pdu)
@@ -224,18 +224,35 @@ class ESMESession(SMPPSession):
         return PDU(CommandId.generic_nack, pdu.sequence_number, CommandStatus.ESME_RINVCMDID)
 
     def _incoming(self, pdu: PDU):
+        """The response to a deliver_sm / data_sm: now, or answered once the handler's Deferred fires."""
         if self.on_request is None:
             return pdu.resp(CommandStatus.ESME_RX_T_APPN, message_id="")
-        d = defer.maybeDeferred(self.on_request, self, pdu)
-        return d.addCallbacks(_answer, self._handler_failed, (pdu,), None, (pdu,))
+        try:
+            status = self.on_request(self, pdu)
+        except Exception:
+            return self._handler_failed(Failure(), pdu)
+        if isinstance(status, defer.Deferred):
+            # Answered from here rather than handed back as a Deferred of a PDU: one callback, not two.
+            status.addCallbacks(self._answer_status, self._status_failed, (pdu,), None, (pdu,))
+            return None
+        return _response(status, pdu)
+
+    def _answer_status(self, status, pdu: PDU) -> None:
+        self._answer(_response(status, pdu))
+
+    def _status_failed(self, failure: Failure, pdu: PDU) -> None:
+        self._answer(self._handler_failed(failure, pdu))
 
     def _handler_failed(self, failure: Failure, pdu: PDU) -> PDU:
         self.log.failure("handling {command} from {peer} failed", failure, command=pdu.command_id.name,
                          peer=self.peer)
-        return _answer(CommandStatus.ESME_RX_T_APPN, pdu)
+        return _response(CommandStatus.ESME_RX_T_APPN, pdu)
 
 
-def _answer(status, pdu: PDU) -> PDU:
+_INCOMING = frozenset({CommandId.deliver_sm, CommandId.data_sm})
+
+
+def _response(status, pdu: PDU) -> PDU:
     """The deliver_sm_resp / data_sm_resp with ``status`` (the handler's answer)."""
     return pdu.resp(int(status), message_id="")
 

@@ -1,8 +1,9 @@
 """Encode and decode SMPP PDUs, driven by the tables in :mod:`gateway.smpp.tables`.
 
 - ``decode(data) -> PDU`` takes exactly one PDU (header included).
-- ``decode_at(data, off, length) -> PDU`` decodes in place from a larger buffer; the
-  :class:`~gateway.smpp.framing.Framer` uses it so that no PDU is copied out first.
+- ``decode_at(data, off, length) -> PDU`` decodes in place from a larger buffer, and
+  ``decode_body`` does so once the header is read (the :class:`~gateway.smpp.framing.Framer`
+  reads it), so that no PDU is copied out first.
 - ``encode(pdu) -> bytes``.
 
 Mandatory parameters are handled by per-command functions generated from the tables

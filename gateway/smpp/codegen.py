@@ -247,7 +247,9 @@ class _Code:
                         f"if nxt > end: raise truncated({field.name!r})",
                         f"{var} = data[off + 1:nxt]",
                         "off = nxt"]
-        self.encode.append(f"{var} = check_short_message({self.get}({field.name!r}, b''))")
+        self.encode += [f"{var} = {self.get}({field.name!r}, b'')",
+                        f"if type({var}) is not bytes or len({var}) > 255:"
+                        f" {var} = check_short_message({var})"]
         self.outputs.append((field.name, var))
         self.parts += [f"BYTES[len({var})]", var]
         self.fixed += 1

@@ -26,7 +26,7 @@ octet at a time costs an append per octet.
 
 import struct
 
-from gateway.smpp.codec import HEADER_LENGTH, decode_at
+from gateway.smpp.codec import HEADER_LENGTH, decode_body
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import PDUError
 
@@ -86,6 +86,7 @@ class Framer:
         pdus = []
         off, size = 0, len(data)
         max_length = self.max_length
+        unpack_header = _HEADER.unpack_from
         while size - off >= 4:
             length = _LENGTH.unpack_from(data, off)[0]
             if length < HEADER_LENGTH or length > max_length:
@@ -93,8 +94,9 @@ class Framer:
                 raise self._failure(self._broken, pdus)
             if size - off < length:
                 break
+            _, cid, status, seq = unpack_header(data, off)
             try:
-                pdus.append(decode_at(data, off, length))
+                pdus.append(decode_body(data, off + HEADER_LENGTH, off + length, cid, status, seq))
             except PDUError as error:
                 self._pending += memoryview(data)[off + length:]
                 error.pdus = pdus

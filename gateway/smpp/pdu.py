@@ -78,8 +78,14 @@ class PDU:
         return self.command_id >= RESPONSE_BIT
 
     def resp(self, status=CommandStatus.ESME_ROK, tlvs=None, **params):
-        """Build the response to this request: same sequence number, given status."""
-        return make_resp(self, status, tlvs, **params)
+        """Build the response to this request: same sequence number, given status.
+
+        Raises ``ValueError`` for PDUs that have no response (see :func:`make_resp`).
+        """
+        resp_id = _RESPONSES.get(self.command_id)
+        if resp_id is None:
+            raise ValueError(f"{self.command_id.name} has no response PDU")
+        return PDU(resp_id, self.sequence_number, status, params, tlvs)
 
     def __eq__(self, other):
         if type(other) is not PDU:
@@ -108,10 +114,7 @@ def make_resp(pdu, status=CommandStatus.ESME_ROK, tlvs=None, **params):
     Raises ``ValueError`` for PDUs that have no response (responses themselves,
     outbind, alert_notification).
     """
-    resp_id = _RESPONSES.get(pdu.command_id)
-    if resp_id is None:
-        raise ValueError(f"{pdu.command_id.name} has no response PDU")
-    return PDU(resp_id, pdu.sequence_number, status, params, tlvs)
+    return pdu.resp(status, tlvs, **params)
 
 
 #: request command_id → its response's (a lookup, not an enum construction, per response)

@@ -20,18 +20,20 @@ import dataclasses
 import datetime
 import functools
 import re
+import struct
 from urllib.parse import quote, unquote_plus
 
 from gateway.smpp.constants import CommandId, EsmClass, MessageState, NetworkType
 from gateway.smpp.pdu import PDU
 
 __all__ = [
-    "Receipt", "ReceiptError", "HlrResult", "format_receipt", "parse_receipt",
-    "parse_receipt_pdu", "receipt_deliver_sm", "format_hlr", "parse_hlr",
+    "Receipt", "ReceiptError", "HlrResult", "format_receipt", "receipt_text", "parse_receipt",
+    "parse_receipt_pdu", "receipt_deliver_sm", "text_deliver_sm", "format_hlr", "parse_hlr",
     "network_error_code", "parse_network_error_code", "message_id_variants",
 ]
 
 _DATE_FORMAT = "%y%m%d%H%M"
+_NETWORK_ERROR_CODE = struct.Struct(">BH")
 _KEY = re.compile(r"(?<![\w])(submit[ _]?date|done[ _]?date|[a-z_][a-z0-9_]*)[ \t]*:",
                   re.IGNORECASE)
 
@@ -86,9 +88,18 @@ def format_receipt(receipt):
     if dlvrd is None:
         dlvrd = 1 if receipt.message_state == MessageState.DELIVERED else 0
     err = receipt.err if isinstance(receipt.err, str) else f"{receipt.err:03d}"
-    return (f"id:{receipt.id} sub:{receipt.sub or 0:03d} dlvrd:{dlvrd:03d} "
-            f"submit date:{_date(receipt.submit_date)} done date:{_date(receipt.done_date)} "
-            f"stat:{receipt.stat} err:{err} text:{(receipt.text or '')[:20]}")
+    return receipt_text(receipt.id, receipt.stat, err, receipt.sub, dlvrd, receipt.submit_date,
+                        receipt.done_date, receipt.text)
+
+
+def receipt_text(id, stat, err, sub, dlvrd, submit_date, done_date, text):
+    """:func:`format_receipt` of fields given one by one (``err`` already a string).
+
+    For the gateway's own receipts, one per message: no :class:`Receipt` to build first.
+    """
+    return (f"id:{id} sub:{sub or 0:03d} dlvrd:{dlvrd:03d} "
+            f"submit date:{_date(submit_date)} done date:{_date(done_date)} "
+            f"stat:{stat} err:{err} text:{(text or '')[:20]}")
 
 
 def _parse_date(value):
@@ -180,7 +191,7 @@ def parse_receipt_pdu(pdu):
 
 def network_error_code(code, network_type=NetworkType.GSM):
     """The 3-octet network_error_code TLV value: network type, then a 2-octet code."""
-    return bytes((network_type,)) + (code & 0xFFFF).to_bytes(2, "big")
+    return _NETWORK_ERROR_CODE.pack(network_type, code & 0xFFFF)
 
 
 def parse_network_error_code(value):
@@ -200,11 +211,17 @@ def receipt_deliver_sm(receipt, *, source_addr, destination_addr, source_addr_to
     ``network_error`` is given).
     """
     code = receipt.error_code if network_error is None else network_error
-    tlvs = {
-        "receipted_message_id": receipt.id or "",
-        "message_state": receipt.message_state,
-        "network_error_code": network_error_code(code or 0),
-    }
+    return text_deliver_sm(
+        receipt.format(), receipt.id or "", receipt.message_state, code or 0,
+        source_addr=source_addr, destination_addr=destination_addr,
+        source_addr_ton=source_addr_ton, source_addr_npi=source_addr_npi,
+        dest_addr_ton=dest_addr_ton, dest_addr_npi=dest_addr_npi, sequence_number=sequence_number)
+
+
+def text_deliver_sm(text, receipted_message_id, message_state, network_error, *, source_addr,
+                    destination_addr, source_addr_ton=1, source_addr_npi=1, dest_addr_ton=1,
+                    dest_addr_npi=1, sequence_number=0):
+    """:func:`receipt_deliver_sm` of a receipt already formatted (:func:`receipt_text`)."""
     params = {
         "service_type": "", "source_addr_ton": source_addr_ton,
         "source_addr_npi": source_addr_npi, "source_addr": source_addr,
@@ -213,7 +230,12 @@ def receipt_deliver_sm(receipt, *, source_addr, destination_addr, source_addr_to
         "protocol_id": 0, "priority_flag": 0, "schedule_delivery_time": "",
         "validity_period": "", "registered_delivery": 0, "replace_if_present_flag": 0,
         "data_coding": 0, "sm_default_msg_id": 0,
-        "short_message": receipt.format().encode("ascii", "replace"),
+        "short_message": text.encode("ascii", "replace"),
+    }
+    tlvs = {
+        "receipted_message_id": receipted_message_id,
+        "message_state": message_state,
+        "network_error_code": network_error_code(network_error),
     }
     return PDU(CommandId.deliver_sm, sequence_number, 0, params, tlvs)
 

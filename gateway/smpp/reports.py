@@ -31,7 +31,7 @@ from gateway.channels.hlr import hlr_text, is_hlr
 from gateway.model import State
 from gateway.smpp.constants import CommandId, DataCoding
 from gateway.smpp.pdu import PDU
-from gateway.smpp.receipt import Receipt, receipt_deliver_sm
+from gateway.smpp.receipt import receipt_text, text_deliver_sm
 from gateway.smpp.session import SessionClosed
 from gateway.smpp.text import TextError, encode_text, is_gsm
 from gateway.store.outbox import Report
@@ -56,20 +56,20 @@ def _utc_minute(minute: int) -> datetime:
 def receipt_pdu(report: Report, tlvs: bool = True) -> PDU:
     """The deliver_sm receipt of a DLR report (without TLVs for an SMPP 3.3 bind)."""
     m = report.message
-    error = report.error or 0
-    receipt = Receipt(
-        id=m.extra.get(MULTI_KEY) or report.message_id, stat=State(report.state).stat,
-        err=f"{min(error, 999):03d}", sub=1, dlvrd=1 if report.state == State.DELIVERED else 0,
-        submit_date=_utc(m.created), done_date=_utc(report.at), text=m.text[:20],
-    )
     extra = m.extra
-    pdu = receipt_deliver_sm(
-        receipt, source_addr=m.destination, destination_addr=m.source,
+    state = State(report.state)
+    error = report.error or 0
+    receipt_id = extra.get(MULTI_KEY) or report.message_id
+    text = receipt_text(receipt_id, state.stat, err=f"{min(error, 999):03d}", sub=1,
+                        dlvrd=1 if state == State.DELIVERED else 0, submit_date=_utc(m.created),
+                        done_date=_utc(report.at), text=m.text[:20])
+    pdu = text_deliver_sm(
+        text, receipt_id or "", state, error, source_addr=m.destination, destination_addr=m.source,
         source_addr_ton=extra.get("da_ton", 1), source_addr_npi=extra.get("da_npi", 1),
-        dest_addr_ton=extra.get("sa_ton", 0), dest_addr_npi=extra.get("sa_npi", 0), network_error=error,
+        dest_addr_ton=extra.get("sa_ton", 0), dest_addr_npi=extra.get("sa_npi", 0),
     )
     if is_hlr(report):  # an __HLR__ request: the receipt text is the HLR result (DESIGN "Channels")
-        text = hlr_text(report, receipt.id).encode("ascii", "replace")
+        text = hlr_text(report, receipt_id).encode("ascii", "replace")
         if len(text) > _MAX_SHORT_MESSAGE and tlvs:
             pdu.params["short_message"], pdu.tlvs["message_payload"] = b"", text
         else:
@@ -120,7 +120,7 @@ def report_pdu(report: Report, iso: bool = False, tlvs: bool = True) -> PDU:
 class ReportPump:
     """Feeds one bind with its account's reports; see the module docstring.
 
-    ``session`` needs ``sendRequest(pdu)``, ``windowFree``, ``flags`` (``iso``),
+    ``session`` needs ``sendRequests(pdus)``, ``windowFree``, ``flags`` (``iso``),
     ``tlvs_allowed`` and ``peer``.
     """
 
@@ -239,23 +239,34 @@ class ReportPump:
         self._schedule_flush()
 
     def _send_ready(self) -> None:
-        """A deliver_sm for each report at hand while the window has room."""
+        """A deliver_sm for each report at hand while the window has room (written together)."""
+        room = self.session.windowFree
+        if self._ready and room:
+            reports, pdus = self._batch(room)
+            for report, d in zip(reports, self.session.sendRequests(pdus)):
+                d.addCallbacks(self._answered, self._not_answered, (report,), None, (report,))
+        self._schedule_flush()
+
+    def _batch(self, room: int) -> tuple[list[Report], list[PDU]]:
+        """Up to ``room`` of the reports at hand, with their deliver_sm."""
         stale = self.clock.seconds() - self.max_hold
-        while self._ready and self.session.windowFree > 0:
+        iso, tlvs = self.session.flags.iso, self.session.tlvs_allowed
+        reports, pdus = [], []
+        while self._ready and len(pdus) < room:
             report, taken = self._ready.popleft()
             if taken < stale:
                 self._releases.append(report.id)  # taken again later, with a fresh lease
                 continue
             try:
-                pdu = report_pdu(report, self.session.flags.iso, self.session.tlvs_allowed)
+                pdu = report_pdu(report, iso, tlvs)
             except Exception:  # a report we cannot encode must not stop the others
                 self.log.failure("cannot build the deliver_sm of report {report_id} ({message_id})",
                                  report_id=report.id, message_id=report.message_id)
                 self._hold(report.id)
                 continue
-            d = self.session.sendRequest(pdu)
-            d.addCallbacks(self._answered, self._not_answered, (report,), None, (report,))
-        self._schedule_flush()
+            reports.append(report)
+            pdus.append(pdu)
+        return reports, pdus
 
     def _answered(self, response, report: Report) -> None:
         self.delivered += 1

@@ -26,6 +26,11 @@ from gateway.smpp.pdu import PDU, PDUError
 
 __all__ = ["SMPPSession", "SMPPError", "SessionClosed", "ResponseTimeout"]
 
+# The commands every PDU is checked against (an enum member lookup costs more than the test).
+_ENQUIRE_LINK = CommandId.enquire_link
+_UNBIND = CommandId.unbind
+_GENERIC_NACK = CommandId.generic_nack
+
 
 class SMPPError(Exception):
     """The peer answered a request with a non-zero command_status (or generic_nack)."""
@@ -73,6 +78,8 @@ class SMPPSession(protocol.Protocol):
         self._deadline_call = None
         self._inactivity = None
         self._keepalive = None
+        self._keepalive_due = 0.0  # enquire_link_interval after the last request sent
+        self._held: list[bytes] | None = None  # PDUs to write together (sendRequests)
         self._closing = False
         self._trace = False  # log every PDU (debug level): decided once per connection
 
@@ -119,17 +126,26 @@ class SMPPSession(protocol.Protocol):
     def _inactive(self):
         self.close(f"no PDU for {self.inactivity_timeout:g} s")
 
-    def _arm_keepalive(self):
+    def _arm_keepalive(self, now=None):
+        """Connected, or a request went out (at ``now``): enquire_link is due an interval later.
+
+        One timer that checks the due time when it fires, rather than a timer reset per
+        request (as for the response deadlines).
+        """
         if not self.enquire_link_interval:
             return
-        if self._keepalive is not None and self._keepalive.active():
-            self._keepalive.reset(self.enquire_link_interval)
-        else:
+        if now is None:
+            now = self.clock.seconds()
+        self._keepalive_due = now + self.enquire_link_interval
+        if self._keepalive is None:
             self._keepalive = self.clock.callLater(self.enquire_link_interval, self._send_keepalive)
 
     def _send_keepalive(self):
         self._keepalive = None
-        if self.connected and not self._closing:
+        wait = self._keepalive_due - self.clock.seconds()
+        if wait > 0:  # requests went out meanwhile
+            self._keepalive = self.clock.callLater(wait, self._send_keepalive)
+        elif self.connected and not self._closing:
             self.sendRequest(PDU(CommandId.enquire_link)).addErrback(lambda f: None)
 
     # -- receiving ---------------------------------------------------------------------
@@ -163,11 +179,12 @@ class SMPPSession(protocol.Protocol):
             return
         if self._trace:
             self.log.debug("{peer} → {pdu!r}", peer=self.peer, pdu=pdu)
+        command_id = pdu.command_id
         if pdu.is_resp:
             self._response(pdu)
-        elif pdu.command_id == CommandId.enquire_link and self.enquireLinkAllowed():
+        elif command_id == _ENQUIRE_LINK and self.enquireLinkAllowed():
             self.sendPDU(pdu.resp())
-        elif pdu.command_id == CommandId.unbind and self.unbindAllowed():
+        elif command_id == _UNBIND and self.unbindAllowed():
             self.unbindReceived(pdu)
         else:
             self._request(pdu)
@@ -175,15 +192,16 @@ class SMPPSession(protocol.Protocol):
     def _response(self, pdu: PDU):
         entry = self._outstanding.pop(pdu.sequence_number, None)
         if entry is None:
-            if pdu.command_id != CommandId.generic_nack:
+            if pdu.command_id != _GENERIC_NACK:
                 self.log.warn("{peer} answered unknown sequence {seq} with {pdu!r}", peer=self.peer,
                               seq=pdu.sequence_number, pdu=pdu)
             else:
                 self.log.warn("generic_nack from {peer}: {pdu!r}", peer=self.peer, pdu=pdu)
             return
-        request, _, d = entry
-        self._send_waiting()
-        if pdu.command_status != CommandStatus.ESME_ROK or pdu.command_id == CommandId.generic_nack:
+        _, _, d = entry
+        if self._waiting:
+            self._send_waiting()
+        if pdu.command_status or pdu.command_id == _GENERIC_NACK:  # status 0 is ESME_ROK
             d.errback(Failure(SMPPError(pdu)))
         else:
             d.callback(pdu)
@@ -231,12 +249,13 @@ class SMPPSession(protocol.Protocol):
     # -- sending ---------------------------------------------------------------------------
 
     def sendPDU(self, pdu: PDU) -> None:
-        """Write one PDU as it is (responses, or requests already numbered)."""
+        """Write one PDU as it is: a response (requests go through `sendRequest`)."""
         if self._trace:
             self.log.debug("{peer} ← {pdu!r}", peer=self.peer, pdu=pdu)
-        self.transport.write(encode(pdu))
-        if not pdu.is_resp:
-            self._arm_keepalive()
+        if self._held is None:
+            self.transport.write(encode(pdu))
+        else:
+            self._held.append(encode(pdu))
 
     def nextSequence(self) -> int:
         self._sequence = self._sequence % self._MAX_SEQUENCE + 1
@@ -268,12 +287,25 @@ class SMPPSession(protocol.Protocol):
             self._send_request(pdu, d)
         return d
 
+    def sendRequests(self, pdus) -> list[defer.Deferred]:
+        """`sendRequest` for each of ``pdus``; those sent now go out in one write, not one each."""
+        self._held = held = []
+        try:
+            return [self.sendRequest(pdu) for pdu in pdus]
+        finally:
+            self._held = None
+            if held:
+                self.transport.write(b"".join(held))
+
     def _send_request(self, pdu: PDU, d: defer.Deferred):
-        pdu.sequence_number = self.nextSequence()
-        self._outstanding[pdu.sequence_number] = (pdu, self.clock.seconds() + self.response_timeout, d)
+        pdu.sequence_number = sequence = self.nextSequence()
+        now = self.clock.seconds()
+        self._outstanding[sequence] = (pdu, now + self.response_timeout, d)
         if self._deadline_call is None:
             self._deadline_call = self.clock.callLater(self.response_timeout, self._check_deadline)
         self.sendPDU(pdu)
+        if self.enquire_link_interval:
+            self._arm_keepalive(now)
 
     def _check_deadline(self):
         """One timer for every outstanding request rather than one each (a timer per PDU is a

@@ -117,8 +117,10 @@ def _unit_costs(text, data_coding, iso):
 
 def split_text(text, data_coding, mode=SplitMode.UDH8, *, iso=False):
     """Cut ``text`` into the chunks that become parts (one chunk if it fits a single SMS)."""
-    costs = _unit_costs(text, data_coding, iso)
     single, per8, per16 = _unit_limits(data_coding, iso)
+    if 2 * len(text) <= single:  # no character takes more than two units: fits, whatever it holds
+        return [text]
+    costs = _unit_costs(text, data_coding, iso)
     if sum(costs) <= single:
         return [text]
     if mode == SplitMode.PAYLOAD:

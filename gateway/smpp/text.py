@@ -9,6 +9,8 @@ Everything that cannot be encoded or decoded raises a :class:`TextError` whose `
 is the vendor code 0x0400 (bad encoding) the SMPP server answers with.
 """
 
+import codecs
+
 from gateway.smpp.constants import CommandStatus, DataCoding
 
 __all__ = [
@@ -62,7 +64,6 @@ _BAD = "\uffff"
 _ENCODE = {ord(ch): chr(code) for code, ch in enumerate(GSM_BASIC) if code != ESC}
 _ENCODE.update({ord(ch): chr(ESC) + chr(code) for code, ch in GSM_EXTENSION.items()})
 _ENCODE.update({i: _BAD for i in range(128) if i not in _ENCODE})
-_DECODE = {code: ch for code, ch in enumerate(GSM_BASIC)}
 
 
 def gsm_encode(text):
@@ -82,9 +83,8 @@ def gsm_decode(septets):
     """
     if not septets.isascii():
         raise TextError("GSM 03.38 septets above 0x7F: packed or not GSM text")
-    text = septets.decode("ascii")
-    if chr(ESC) not in text:
-        return text.translate(_DECODE)
+    if ESC not in septets:  # the basic table alone: a single-byte charmap, decoded in C
+        return codecs.charmap_decode(septets, "strict", GSM_BASIC)[0]
     out, i, size = [], 0, len(septets)
     while i < size:
         code = septets[i]

@@ -175,3 +175,39 @@ def test_sequence_numbers_wrap_before_0x80000000():
     session = Echo(task.Clock())
     session._sequence = 0x7FFFFFFF
     assert session.nextSequence() == 1
+
+
+class CountingTransport(StringTransport):
+    """Counts the calls to write, not just the octets."""
+
+    writes = 0
+
+    def write(self, data):
+        self.writes += 1
+        super().write(data)
+
+
+def test_requests_sent_together_go_out_in_one_write():
+    session = Echo(task.Clock(), window=2)
+    t = CountingTransport()
+    session.makeConnection(t)
+    ds = session.sendRequests([PDU(CommandId.enquire_link) for _ in range(3)])
+    assert t.writes == 1
+    assert [p.sequence_number for p in sent(t)] == [1, 2]  # the third waits for room in the window
+    session.dataReceived(encode(PDU(CommandId.enquire_link_resp, 1)))
+    assert [p.sequence_number for p in sent(t)] == [3]
+    assert ds[0].result.sequence_number == 1 and not ds[1].called and not ds[2].called
+
+
+def test_requests_postpone_the_keepalive():
+    clock = task.Clock()
+    session = Echo(clock, enquire_link_interval=30, inactivity_timeout=0)
+    t = connect(session)
+    clock.advance(20)
+    session.sendRequest(PDU(CommandId.query_sm, params={"message_id": "x"}))
+    sent(t)
+    clock.advance(29)
+    assert sent(t) == []
+    clock.advance(1)
+    [ping] = sent(t)
+    assert ping.command_id == CommandId.enquire_link
