@@ -4,7 +4,9 @@ Searching the archive.
 The indexes are per UTC day (see `gateway.store.keys`), so a search walks only
 the days of its period, newest first (or oldest first), and within a day only
 the smallest index among its single-value filters (``archive_scan.lua`` picks
-it by counting, then checks the other filters by set membership).  State and
+it by counting, then checks the other filters by set membership; a number's
+index is its range in the day's number index, plus the key per number that
+earlier versions wrote).  State and
 channel have no index of their own (writing and moving those entries cost more
 on every message than they saved searches): they are checked on the messages
 of the index walked.  The work of a search is therefore bounded by the

@@ -15,12 +15,19 @@ Messages
                                 ``p`` provider, ``ri`` index in the route, ``rt``
                                 route (comma separated), ``n`` attempts, ``e``
                                 error code, ``u`` upstream ids (space separated),
-                                ``dn`` delivered parts, ``x`` validity (ms),
-                                ``r`` registered_delivery, ``a`` account,
+                                ``dn`` delivered parts (until all are), ``x``
+                                validity (ms), ``r`` registered_delivery, ``a``
+                                account,
                                 ``pr`` priority, ``o`` owner while in flight
                                 (written by earlier versions only: the owner is
                                 in the queue's ``inflight`` hash),
-                                ``dl`` 1 while dead-lettered
+                                ``dl`` 1 while dead-lettered, ``ad`` archive day
+                                (archived messages), ``ao`` origin (records pulled
+                                from other nodes), ``c`` comment (multipart),
+                                ``rx`` receipt extra fields.  ``x``, ``r``, ``pr``
+                                and ``rt`` are left out when at their default (no
+                                validity, no receipt, priority 0, the route is the
+                                provider alone)
   ``smsgw:node:seq``            counter: one number per process start (ids, owners)
   ``smsgw:up:{provider}:{uid}`` string with TTL: upstream id → our id
   ``smsgw:up:unmatched``        list (capped): receipts for unknown upstream ids
@@ -82,12 +89,19 @@ Archive (gateway/archive; written by the message scripts themselves, see common.
                                 another node (its hash is ``smsgw:msg:{id}@{origin}``, with
                                 ``ad`` its day and ``ao`` its origin)
   ``smsgw:ar:{day}:{f}:{v}``    zset: the same, for one value of a field: ``a`` account,
-                                ``n`` number (source or destination, no '+'), ``d`` MO only
-                                (MT is the rest), ``o`` origin (pulled records only: a
-                                local member has no '@').  State and channel have no index
-                                (a search checks them on the messages of a narrower one);
-                                the first version also wrote ``s`` (current state) and
-                                ``c`` (channel), whose entries retention removes
+                                ``d`` MO only (MT is the rest), ``o`` origin (pulled records
+                                only: a local member has no '@').  State and channel have no
+                                index (a search checks them on the messages of a narrower
+                                one).  Earlier versions also wrote ``n`` (one key per number:
+                                searches still read them) and the first one ``s`` (current
+                                state) and ``c`` (channel); retention removes their entries
+  ``smsgw:ar:{day}:numbers``    zset (score 0, by member): the day's messages by number
+                                (source and destination, no '+'), one member
+                                ``{len}:{number}:{member}`` per number of a message, ``len``
+                                being the number's length in bytes (so that one number's
+                                entries are exactly those starting with its prefix, and lie
+                                together in time order); one key a day, so that a batch
+                                files all its numbers with one ZADD
   ``smsgw:ar:days``             zset: day → day, the days that have archived messages
   ``smsgw:ar:changes``          zset: local message id → sequence of its last change (the
                                 feed other nodes pull from)
@@ -255,7 +269,7 @@ def smsc_request(account_name: str, request_id: str) -> str:
 # -- Archive: per-day indexes of every message, the change feed, node sync ----
 
 __all__ += ["ARCHIVE_DAYS", "ARCHIVE_CHANGES", "ARCHIVE_SEQ", "archive_all", "archive_by",
-            "sync_state", "sync_lock"]
+            "archive_numbers", "archive_number_entry", "sync_state", "sync_lock"]
 
 ARCHIVE_DAYS = PREFIX + "ar:days"
 ARCHIVE_CHANGES = PREFIX + "ar:changes"
@@ -268,6 +282,15 @@ def archive_all(day: int) -> str:
 
 def archive_by(day: int, field: str, value) -> str:
     return f"{PREFIX}ar:{day}:{field}:{value}"
+
+
+def archive_numbers(day: int) -> str:
+    return f"{PREFIX}ar:{day}:numbers"
+
+
+def archive_number_entry(number: str, member: str) -> str:
+    """The member of `archive_numbers` that files archive ``member`` under ``number``."""
+    return f"{len(number.encode())}:{number}:{member}"
 
 
 def sync_state(node: str) -> str:
@@ -284,6 +307,8 @@ K.ARCHIVE_CHANGES = '{ARCHIVE_CHANGES}'
 K.ARCHIVE_SEQ = '{ARCHIVE_SEQ}'
 function K.archive_all(day) return '{PREFIX}ar:' .. day end
 function K.archive_by(day, f, v) return '{PREFIX}ar:' .. day .. ':' .. f .. ':' .. v end
+function K.archive_numbers(day) return '{PREFIX}ar:' .. day .. ':numbers' end
+function K.archive_number_entry(n, member) return string.format('%d', #n) .. ':' .. n .. ':' .. member end
 function K.sync_state(n) return '{PREFIX}sync:' .. n end
 function K.sync_lock(n) return '{PREFIX}sync:' .. n .. ':lock' end
 """

@@ -43,9 +43,11 @@ async def members(redis, key):
 async def test_accepted_message_is_in_every_index_of_its_day(redis, acceptor, clock):
     [m] = await send(acceptor, clock, sms(to="+79001234567", source="79990001122", text="hi\n~~~\nnote"))
     day = day_of(int(T0 * 1000))
-    for field, value in [("a", "acme"), ("n", "79001234567"), ("n", "79990001122")]:
-        assert await members(redis, keys.archive_by(day, field, value)) == [m.id], (field, value)
-    for field, value in [("s", int(State.ACCEPTED)), ("c", "sms")]:   # checked while searching
+    assert await members(redis, keys.archive_by(day, "a", "acme")) == [m.id]
+    assert await members(redis, keys.archive_numbers(day)) == [   # without '+', one key a day
+        f"11:79001234567:{m.id}", f"11:79990001122:{m.id}"]
+    for field, value in [("s", int(State.ACCEPTED)), ("c", "sms"),   # checked while searching
+                         ("n", "79001234567")]:                       # earlier versions' key per number
         assert await members(redis, keys.archive_by(day, field, value)) == [], (field, value)
     assert await members(redis, keys.archive_all(day)) == [m.id]
     assert await members(redis, keys.archive_by(day, "d", "MO")) == []   # MT is "not MO"
@@ -87,7 +89,7 @@ async def test_incoming_messages_are_archived_even_without_an_account(redis, tra
     day = day_of(int(T0 * 1000))
     assert await members(redis, keys.archive_by(day, "d", "MO")) == sorted([mine.id, orphan.id])
     assert await members(redis, keys.archive_by(day, "a", "acme")) == [mine.id]
-    assert await members(redis, keys.archive_by(day, "n", "1234")) == [mine.id]
+    assert keys.archive_number_entry("1234", mine.id) in await members(redis, keys.archive_numbers(day))
     assert await found(Archive(redis, clock), states=(State.DELIVERED,)) == [orphan.id, mine.id]
 
 
@@ -106,11 +108,14 @@ async def test_multipart_message_is_archived_once_complete(redis, acceptor, cloc
 
 @pytest_twisted.ensureDeferred
 async def test_archive_key_names_match_between_python_and_lua(redis):
-    lua = keys.LUA + ("return {K.archive_all(19000), K.archive_by(19000, 'n', '7900'), K.sync_state('x'), "
-                      "K.sync_lock('x'), K.ARCHIVE_DAYS, K.ARCHIVE_CHANGES, K.ARCHIVE_SEQ}")
+    lua = keys.LUA + ("return {K.archive_all(19000), K.archive_by(19000, 'n', '7900'), K.archive_numbers(19000), "
+                      "K.archive_number_entry('7900', 'm1'), K.archive_number_entry('Магазин', 'm1@x'), "
+                      "K.sync_state('x'), K.sync_lock('x'), K.ARCHIVE_DAYS, K.ARCHIVE_CHANGES, K.ARCHIVE_SEQ}")
     got = await redis.eval(lua, [], [])
-    assert got == [keys.archive_all(19000), keys.archive_by(19000, "n", "7900"), keys.sync_state("x"),
-                   keys.sync_lock("x"), keys.ARCHIVE_DAYS, keys.ARCHIVE_CHANGES, keys.ARCHIVE_SEQ]
+    assert got == [keys.archive_all(19000), keys.archive_by(19000, "n", "7900"), keys.archive_numbers(19000),
+                   keys.archive_number_entry("7900", "m1"), keys.archive_number_entry("Магазин", "m1@x"),
+                   keys.sync_state("x"), keys.sync_lock("x"), keys.ARCHIVE_DAYS, keys.ARCHIVE_CHANGES,
+                   keys.ARCHIVE_SEQ]
 
 
 @pytest_twisted.ensureDeferred

@@ -38,8 +38,9 @@ async def test_final_messages_past_retention_go_with_their_indexes(redis, accept
     assert await redis.exists(f"smsgw:msg:{old[1].id}") == 0
     old_day = day_of(int((T0 - 40 * DAY) * 1000))
     left = await keys_of_day(redis, old_day)
-    assert set(left) == {f"smsgw:ar:{old_day}", f"smsgw:ar:{old_day}:a:acme",
-                         f"smsgw:ar:{old_day}:n:79001000000", f"smsgw:ar:{old_day}:n:Shop"}
+    assert set(left) == {f"smsgw:ar:{old_day}", f"smsgw:ar:{old_day}:a:acme", f"smsgw:ar:{old_day}:numbers"}
+    assert await redis.zrange(f"smsgw:ar:{old_day}:numbers", 0, -1) == [
+        f"11:79001000000:{live.id}", f"4:Shop:{live.id}"]
     assert await keys_of_day(redis, old_day + 1) == []
     assert await redis.zscore("smsgw:ar:changes", old[1].id) is None
     assert await archive.get(recent[0].id) is not None
@@ -47,17 +48,19 @@ async def test_final_messages_past_retention_go_with_their_indexes(redis, accept
 
 
 @pytest_twisted.ensureDeferred
-async def test_entries_of_the_former_state_and_channel_indexes_go_too(redis, acceptor, queues, tracker, clock):
-    [m] = await send(acceptor, clock, sms(), at=T0 - 40 * DAY)
+async def test_entries_of_earlier_versions_index_keys_go_too(redis, acceptor, queues, tracker, clock):
+    [m] = await send(acceptor, clock, sms(to="79001234567", source="Shop"), at=T0 - 40 * DAY)
     await queues.renew("o", 30000)
     await queues.take("o", "up", 100)
     await queues.settle("o", [(m.id, SendResult.sent("u1"), 0)])
     tracker.report("up", "u1", State.DELIVERED)
     clock.advance(0)
     day = day_of(int((T0 - 40 * DAY) * 1000))
-    legacy = [f"smsgw:ar:{day}:s:{int(State.DELIVERED)}", f"smsgw:ar:{day}:c:sms"]
-    for key in legacy:   # as the archive's first version filed messages
+    legacy = [f"smsgw:ar:{day}:s:{int(State.DELIVERED)}", f"smsgw:ar:{day}:c:sms",  # the first version
+              f"smsgw:ar:{day}:n:79001234567", f"smsgw:ar:{day}:n:Shop"]            # a key per number
+    for key in legacy:
         await redis.zadd(key, 0, m.id)
+    await redis.zadd(f"smsgw:ar:{day}:numbers", 0, "4:7900:gone")   # an earlier version's retention leaves these
     clock.advance(T0 - clock.seconds())
     assert await Retention(redis, clock, days=30).sweep() == 1
     assert await keys_of_day(redis, day) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest_twisted
 
 from gateway.archive.query import ArchiveQuery
+from gateway.archive.records import day_of
 from gateway.model import State
+from gateway.store import keys
 from tests.archive.conftest import DAY, T0, send, sms
 
 
@@ -114,3 +116,63 @@ async def test_one_record_by_key(archive, acceptor, clock):
     got = await archive.get(m.id)
     assert (got.id, got.text, got.comment, got.state) == (m.id, "hi", "note", State.ACCEPTED)
     assert await archive.get("0nosuchid0000000") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_numbers_are_told_apart_whatever_they_look_like(archive, acceptor, clock):
+    sent = await send(acceptor, clock, *[sms(to=to, source=source) for to, source in [
+        ("7900", "A"), ("79001", "A:B"), ("790", "A:"), ("+7900", "Shop"), ("7900:1", "B")]])
+    ids = [m.id for m in sent]
+    for number, expected in [("7900", [0, 3]), ("+7900", [0, 3]), ("79001", [1]), ("790", [2]), ("79", []),
+                             ("A", [0]), ("A:B", [1]), ("A:", [2]), ("7900:1", [4]), ("B", [4])]:
+        found, _ = await search(archive, numbers=(number,), newest_first=False)
+        assert found == [ids[i] for i in expected], number
+    found, _ = await search(archive, numbers=("A", "A:B"), accounts=("acme",), newest_first=False)
+    assert found == [ids[0], ids[1]]
+
+
+async def file_as_before(redis, messages, day):
+    """Move ``messages`` from the day's number index to a key per number, as earlier versions filed them."""
+    for m in messages:
+        for number in {m.destination.lstrip("+"), m.source}:
+            await redis.zrem(keys.archive_numbers(day), keys.archive_number_entry(number, m.id))
+            await redis.zadd(keys.archive_by(day, "n", number), 0, m.id)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_day_filed_by_an_earlier_version_is_searched_whole(archive, acceptor, redis, clock):
+    day = day_of(ms(T0))
+    before = []
+    for i in range(6):
+        before += await send(acceptor, clock, sms(to="79001110000", source="Shop", text=f"old {i}"),
+                             sms(to=f"7900222000{i}", source="Shop", text="other"), at=T0 + i)
+    await file_as_before(redis, before, day)
+    after = []
+    for i in range(6):
+        after += await send(acceptor, clock, sms(to="79001110000", source="Shop", text=f"new {i}"),
+                            sms(to=f"7900333000{i}", source="Shop", text="other"), at=T0 + 10 + i)
+    mine = [m.id for m in before + after if m.destination == "79001110000"]
+    for newest_first in (True, False):
+        expected = list(reversed(mine)) if newest_first else mine
+        found, page = await search(archive, numbers=("79001110000",), newest_first=newest_first)
+        assert found == expected and page.examined <= 2 * len(mine)   # the number drives the walk
+        found, _ = await search(archive, numbers=("79001110000",), text=" ", newest_first=newest_first)
+        assert found == expected
+        for limit, budget in [(5, 1000), (100, 3)]:   # pages end at the limit, or when the budget is spent
+            paged, cursor = [], None
+            while True:
+                keys_, page = await search(archive, numbers=("79001110000",), newest_first=newest_first,
+                                           limit=limit, budget=budget, cursor=cursor)
+                paged += keys_
+                if page.cursor is None:
+                    break
+                cursor = page.cursor
+            assert paged == expected
+        found, _ = await search(archive, numbers=("79001110000", "79002220003"), accounts=("acme",),
+                                newest_first=newest_first)   # checked by membership, not walked
+        both = sorted(mine + [before[7].id])
+        assert found == (list(reversed(both)) if newest_first else both)
+        found, _ = await search(archive, numbers=("79001110000",), since=ms(T0 + 3), until=ms(T0 + 12),
+                                newest_first=newest_first)
+        window = [m.id for m in before[6:] + after[:6] if m.destination == "79001110000"]
+        assert found == (list(reversed(window)) if newest_first else window)

@@ -215,3 +215,48 @@ async def test_a_batch_split_over_calls_that_fail_gets_the_failure_for_each_of_i
     ok1, ok2, gone = await d
     assert (ok1, ok2) == ("ok 1", "ok 2") and isinstance(gone, StoreUnavailable)
     assert [len(c) for c in calls] == [2, 1]
+
+
+
+async def accept_envelopes(redis, acceptor, clock, owners, *submits):
+    """Run accept.lua on the envelopes of ``submits``, each with its lease owner from
+    ``owners`` appended (None: none), as `Acceptor` does for messages the local dispatcher
+    has room for; the statuses and the messages."""
+    import msgpack
+
+    from gateway.store.scripting import script
+
+    prepared = [acceptor.prepare(account(), s) for s in submits]
+    envelopes = [env + ((owner,) if owner else ()) for (_, env), owner in zip(prepared, owners)]
+    reply = await script("accept")(redis, [acceptor.now_ms(), msgpack.packb(envelopes, use_bin_type=False)], clock)
+    return reply.split(","), [m for m, _ in prepared]
+
+
+@pytest_twisted.ensureDeferred
+async def test_new_messages_skip_an_empty_queue_into_flight_under_a_live_lease(redis, acceptor, queues, clock):
+    await queues.renew("node#1", 30_000)
+    statuses, sent = await accept_envelopes(redis, acceptor, clock, ["node#1", "node#1", None, "node#1"],
+                                            *[submit(text=f"n{i}") for i in range(4)])
+    assert statuses == ["d", "d", "0", "0"]   # the last may not overtake the one queued before it
+    assert await redis.hgetall(keys.inflight("p1")) == {sent[0].id: "node#1", sent[1].id: "node#1"}
+    assert await redis.zrange(keys.ready("p1")) == [sent[2].id, sent[3].id]
+    assert "p1" in await redis.smembers(keys.PROVIDERS)   # where reaping looks for them
+    stored = await MessageStore(redis, clock).get(sent[0].id)
+    assert stored.state == State.ACCEPTED and stored.provider == "p1"
+    assert await redis.zscore(keys.archive_all(sent[0].created // 86_400_000), sent[0].id) is not None
+    statuses, [later] = await accept_envelopes(redis, acceptor, clock, ["node#1"], submit(text="later"))
+    assert statuses == ["0"] and await redis.zrange(keys.ready("p1")) == [sent[2].id, sent[3].id, later.id]
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_a_live_lease_or_when_scheduled_new_messages_are_queued(redis, acceptor, queues, clock):
+    await queues.renew("node#1", 1_000)
+    clock.advance(2)   # the lease lapsed
+    statuses, [m] = await accept_envelopes(redis, acceptor, clock, ["node#1"], submit())
+    assert statuses == ["0"] and await redis.zrange(keys.ready("p1")) == [m.id]
+    await redis.delete(keys.ready("p1"))
+    await queues.renew("node#1", 30_000)
+    statuses, [m] = await accept_envelopes(redis, acceptor, clock, ["node#1"],
+                                           submit(schedule=acceptor.now_ms() + 60_000))
+    assert statuses == ["0"] and await redis.zrange(keys.delayed("p1")) == [m.id]
+    assert await redis.hlen(keys.inflight("p1")) == 0

@@ -186,3 +186,29 @@ async def test_send_completed_after_reaping_is_not_sent_again(redis, acceptor, q
     assert await queues.settle("A", [(m.id, SendResult.sent("u9"), 0)]) == [False]
     assert await queues.depth("p1") == {"ready": 0, "delayed": 0, "inflight": 0}
     assert (await state_of(redis, clock, m.id)).state == State.ENROUTE
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_settle_applies_outcomes_in_order_whoever_holds_the_messages(redis, acceptor, queues, clock):
+    a, b, c, d = await queued(acceptor, clock, *[submit(text=str(i)) for i in range(4)])
+    await queues.renew("A", LEASE)
+    await queues.renew("B", LEASE)
+    assert [m.id for m in await queues.take("A", "p1", 2)] == [a.id, b.id]
+    assert [m.id for m in await queues.take("B", "p1", 2)] == [c.id, d.id]
+    flags = await queues.settle("A", [
+        (a.id, SendResult.permanent(0x0B), 0),   # fails over to p2: no longer A's
+        (a.id, SendResult.sent("ua"), 0),        # so this one is not A's either (recorded all the same)
+        (b.id, SendResult.sent("ub"), 0),
+        (b.id, SendResult.temporary(0x14), 0),   # b was let go of by the outcome before
+        (c.id, SendResult.temporary(0x14), 0),   # B's
+    ])
+    assert flags == [True, False, True, False, False]
+    assert await queues.depth("p1") == {"ready": 0, "delayed": 0, "inflight": 2}
+    assert await redis.hgetall(keys.inflight("p1")) == {c.id: "B", d.id: "B"}
+    assert await redis.zrange(keys.ready("p2"), 0, -1) == []   # the 'sent' took it off again
+    stored = {m.id: await state_of(redis, clock, m.id) for m in (a, b, c)}
+    assert (stored[a.id].state, stored[a.id].upstream_ids, stored[a.id].attempts) == (State.ENROUTE, ("ua",), 2)
+    assert (stored[b.id].state, stored[b.id].upstream_ids, stored[b.id].attempts) == (State.ENROUTE, ("ub",), 1)
+    assert (stored[c.id].state, stored[c.id].attempts) == (State.ACCEPTED, 0)
+    assert await queues.settle("B", [(m.id, SendResult.sent(f"u{m.id}"), 0) for m in (c, d)]) == [True, True]
+    assert await queues.depth("p1") == {"ready": 0, "delayed": 0, "inflight": 0}

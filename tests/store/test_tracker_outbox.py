@@ -147,3 +147,18 @@ async def test_new_report_is_published_on_the_account_channel(redis_server, trac
         assert await heard.addTimeout(10, reactor) == keys.outbox_wake("acme")
     finally:
         await notifier.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_ack_removes_only_reports_still_taken_each_once(tracker, outbox, clock):
+    for i in range(1200):
+        await tracker.deliver_mo("p1", "1", "2", f"m{i}", account="acme")
+    taken = await outbox.take("acme", 1200)
+    assert await outbox.ack("acme", [r.id for r in taken[:1100]] * 2) == 1100   # more than one call's worth
+    clock.advance(31)   # the rest lapse and go back to ready
+    assert await outbox.reclaim() == 100
+    assert await outbox.ack("acme", [r.id for r in taken[1100:]]) == 0
+    again = await outbox.take("acme", 1000)
+    assert [r.id for r in again] == [r.id for r in taken[1100:]]
+    assert await outbox.ack("acme", [r.id for r in again] + ["r0", "nonesuch"]) == 100
+    assert await outbox.pending("acme") == 0 and await outbox.take("acme") == []

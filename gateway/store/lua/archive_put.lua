@@ -13,7 +13,7 @@ for _, r in ipairs(records) do
   local state = tonumber(r[4])
   if not cur[1] then
     redis.call('HSET', mkey, 'd', r[2], 't', r[3], 's', state, 'h', r[5], 'p', r[6], 'e', r[7], 'ao', origin,
-               'ad', archive_day(member) or '')
+               'ad', archive_day_field(member))
     if r[8] ~= '' then redis.call('HSET', mkey, 'c', r[8]) end
     archive_add(member, r[2], origin)
     added = added + 1

@@ -2,36 +2,67 @@
 local ENROUTE, DELIVERED, EXPIRED, UNDELIVERABLE, ACCEPTED, REJECTED = 1, 2, 3, 5, 6, 8
 local FINAL = {[2] = true, [3] = true, [4] = true, [5] = true, [8] = true}
 
+-- Integers as strings, for command arguments and for building strings.  redis.call
+-- formats a number argument with "%.17g", and Lua's .. a number with "%.14g", through the
+-- C library's floating-point printing, which costs as much as a small command; '%d' does
+-- not.  Small ones (states, days, error codes, counts) are made once per script run.
+local function int(n) return string.format('%d', n) end
+local small_ints = {}
+local function small(n)
+  local s = small_ints[n]
+  if not s then
+    s = string.format('%d', n)
+    small_ints[n] = s
+  end
+  return s
+end
+
 -- Additions deferred to the end of the script run (script_done) and grouped into one call
 -- per command and key: ZADD (score, member) and HSET (field, value) pairs.  The messages
 -- of a batch share most of the keys they are filed under (the day, the account, the
 -- change feed, the queue, the account's outbox).  Only for keys the running script never
 -- reads or removes from: the archive indexes and change feed, the queues of new messages
--- and the outbox.
+-- and the outbox.  Scores and values are given as strings (see int).
 local deferred, deferred_order = {}, {}
 local function later(command, key, a, b)
-  local id = command .. ' ' .. key
-  local entry = deferred[id]
+  local by_key = deferred[command]
+  if not by_key then
+    by_key = {}
+    deferred[command] = by_key
+  end
+  local entry = by_key[key]
   if not entry then
-    entry = {command, key, {}}
-    deferred[id] = entry
+    entry = {command, key, {}, 0}
+    by_key[key] = entry
     deferred_order[#deferred_order + 1] = entry
   end
-  local args = entry[3]
-  args[#args + 1] = a
-  args[#args + 1] = b
+  local args, n = entry[3], entry[4]
+  args[n + 1], args[n + 2], entry[4] = a, b, n + 2
 end
 
 local function zadd_later(key, score, member) later('ZADD', key, score, member) end
 
 local function write_deferred()
   for _, entry in ipairs(deferred_order) do
-    local command, key, args = entry[1], entry[2], entry[3]
-    for i = 1, #args, 1000 do  -- unpack() has a limit on the values it returns
-      redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
+    local command, key, args, n = entry[1], entry[2], entry[3], entry[4]
+    for i = 1, n, 1000 do  -- unpack() has a limit on the values it returns
+      redis.call(command, key, unpack(args, i, math.min(i + 999, n)))
     end
   end
   deferred, deferred_order = {}, {}
+end
+
+-- Keys made from one value (a provider, an account), made once per script run.
+local function once_per_run(make)
+  local made = {}
+  return function(value)
+    local key = made[value]
+    if not key then
+      key = make(value)
+      made[value] = key
+    end
+    return key
+  end
 end
 
 -- Archive (gateway/archive): every MT and MO filed in per-day indexes by the same script
@@ -123,24 +154,64 @@ local function archive_number(n)
   return n
 end
 
-local function add_key(out, day, field, value)
-  if value ~= nil and value ~= '' then out[#out + 1] = K.archive_by(day, field, value) end
+-- The keys of a day's indexes (and the day as a string), made once per script run.
+local days_made = {}
+local function day_keys(day)
+  local d = days_made[day]
+  if not d then
+    local s = int(day)
+    d = {day = s, all = K.archive_all(s), numbers = K.archive_numbers(s), by = {}}
+    days_made[day] = d
+  end
+  return d
 end
 
--- Every index a message is filed in on its day: all, account, numbers (destination and
--- source, without '+'), 'd:MO' for incoming messages (MT is the rest) and, for records
--- pulled from another node, 'o:<origin>' (a local message is one without '@').  Each
--- costs a write on the accept path, so only fields that narrow a search a lot have one:
--- state and channel are checked while a search walks the narrowest of these
--- (archive_scan.lua), and a state change writes no index at all.
-local function archive_keys(day, f, origin)
-  local out = {K.archive_all(day)}
-  add_key(out, day, 'a', f.account)
-  if f.direction == 'MO' then add_key(out, day, 'd', 'MO') end
-  add_key(out, day, 'o', origin)
+local function day_key_by(d, field, value)
+  local keys = d.by[field]
+  if not keys then
+    keys = {}
+    d.by[field] = keys
+  end
+  local key = keys[value]
+  if not key then
+    key = K.archive_by(d.day, field, value)
+    keys[value] = key
+  end
+  return key
+end
+
+local function present(value) return value ~= nil and value ~= false and value ~= '' end
+
+-- Every index entry of a message on its day, as visit(key, entry): the day's index,
+-- account, 'd:MO' for incoming messages (MT is the rest), for records pulled from
+-- another node 'o:<origin>' (a local message is one without '@'), and its numbers
+-- (destination and source, without '+') in the day's number index.  Each costs a write
+-- on the accept path, so only fields that narrow a search a lot have one: state and
+-- channel are checked while a search walks the narrowest of these (archive_scan.lua),
+-- and a state change writes no index at all.  The numbers share one key a day
+-- (K.archive_numbers, entries K.archive_number_entry), not one key per number as
+-- before: the numbers of a batch are mostly all different, and one ZADD of them all
+-- costs less than a ZADD (and a new key) each.
+local function archive_entries(d, f, origin, member, visit)
+  visit(d.all, member)
+  if present(f.account) then visit(day_key_by(d, 'a', f.account), member) end
+  if f.direction == 'MO' then visit(day_key_by(d, 'd', 'MO'), member) end
+  if present(origin) then visit(day_key_by(d, 'o', origin), member) end
   local dst, src = archive_number(f.destination), archive_number(f.source)
-  add_key(out, day, 'n', dst)
-  if src ~= dst then add_key(out, day, 'n', src) end
+  if present(dst) then visit(d.numbers, K.archive_number_entry(dst, member)) end
+  if present(src) and src ~= dst then visit(d.numbers, K.archive_number_entry(src, member)) end
+end
+
+-- Index keys of earlier versions: one per number (searches still read them,
+-- archive_scan.lua), and the first version's by state and channel; retention removes
+-- their entries (gateway/store/lua/archive_expire.lua).
+local function archive_legacy_keys(d, f, state)
+  local out = {}
+  local dst, src = archive_number(f.destination), archive_number(f.source)
+  if present(dst) then out[#out + 1] = day_key_by(d, 'n', dst) end
+  if present(src) and src ~= dst then out[#out + 1] = day_key_by(d, 'n', src) end
+  if present(f.channel) then out[#out + 1] = day_key_by(d, 'c', f.channel) end
+  if state then out[#out + 1] = day_key_by(d, 's', small(state)) end
   return out
 end
 
@@ -155,35 +226,34 @@ local function archive_changed(id)
     seq_next = seq_last - seq_block + 1
     seq_block = math.min(seq_block * 2, 1024)
   end
-  zadd_later(K.ARCHIVE_CHANGES, seq_next, id)
+  zadd_later(K.ARCHIVE_CHANGES, int(seq_next), id)
   seq_next = seq_next + 1
 end
 
+local function file_entry(key, entry) zadd_later(key, '0', entry) end
+
 -- File a message just written to K.message(member), whose hash the caller gave the field
--- 'ad' = archive_day(member) (origin: nil for a local message).  fields: its account,
--- destination, source and direction when the caller has them at hand, else they are
--- read from the packed message.
+-- 'ad' (archive_day_field(member)); origin: nil for a local message.  fields: its
+-- account, destination, source and direction when the caller has them at hand, else
+-- they are read from the packed message.
 local archive_days_seen = {}
 local function archive_add(member, blob, origin, fields)
   local day = archive_day(member)
   if day == nil then return end
-  for _, key in ipairs(archive_keys(day, fields or blob_fields(blob), origin)) do
-    zadd_later(key, 0, member)
-  end
+  local d = day_keys(day)
+  archive_entries(d, fields or blob_fields(blob), origin, member, file_entry)
   if not archive_days_seen[day] then
-    redis.call('ZADD', K.ARCHIVE_DAYS, day, day)
+    redis.call('ZADD', K.ARCHIVE_DAYS, d.day, d.day)
     archive_days_seen[day] = true
   end
   if origin == nil then archive_changed(member) end
 end
 
--- Index keys of the archive's first version, which also filed messages by state and
--- channel; retention removes their entries (gateway/store/lua/archive_expire.lua).
-local function archive_legacy_keys(day, f, state)
-  local out = {}
-  add_key(out, day, 'c', f.channel)
-  add_key(out, day, 's', state)
-  return out
+-- The 'ad' field of an archived message: its day, '' if its id tells none.
+local function archive_day_field(id)
+  local day = archive_day(id)
+  if day == nil then return '' end
+  return day_keys(day).day
 end
 
 -- Queue order: higher priority first, then earlier first (ms < 1e13 until year 2286).
@@ -192,11 +262,32 @@ local function score(prio, ms)
   return (9 - prio) * 1e13 + ms
 end
 
+-- score() as a command argument, made once per priority and time.
+local scores_at, scores_made = nil, {}
+local function score_arg(prio, ms)
+  if scores_at ~= ms then scores_at, scores_made = ms, {} end
+  local key = tonumber(prio) or 0
+  local made = scores_made[key]
+  if not made then
+    made = int(score(prio, ms))
+    scores_made[key] = made
+  end
+  return made
+end
+
 -- A state change: the new state, its history word and, for an archived message, its
 -- place on the change feed.  history and archived: the message's 'h' and 'ad' fields as
 -- the caller read them; ... more field/value pairs written by the same HSET.
+local word_state, word_at, word
+local function history_word(state, at)  -- ' <state>@<at>', shared by consecutive calls alike
+  if state ~= word_state or at ~= word_at then
+    word_state, word_at, word = state, at, ' ' .. small(state) .. '@' .. int(at)
+  end
+  return word
+end
+
 local function set_state(mkey, id, state, now, history, archived, ...)
-  redis.call('HSET', mkey, 's', state, 'h', (history or '') .. ' ' .. state .. '@' .. now, ...)
+  redis.call('HSET', mkey, 's', small(state), 'h', (history or '') .. history_word(state, now), ...)
   if archived and archived ~= '' then archive_changed(id) end
 end
 
@@ -221,7 +312,7 @@ local function next_report_id()
     rid_block = math.min(rid_block * 2, 1024)
   end
   rid_next = rid_next + 1
-  return 'r' .. (rid_next - 1)
+  return string.format('r%d', rid_next - 1)
 end
 
 -- Accounts given a report by this script run: each one's wake channel is published
@@ -231,11 +322,14 @@ local report_wakes = {}
 
 -- A report for the account's client (DLR or MO); kept until taken and acknowledged.
 -- extra: packed receipt fields from the provider (an HLR result), or nil.
+local outbox_items_key, outbox_ready_key = once_per_run(K.outbox_items), once_per_run(K.outbox_ready)
+local report_at, report_at_arg
 local function push_report(acct, kind, id, state, err, now, blob, text, extra)
   local rid = next_report_id()
   local report = cmsgpack.pack({kind, rid, id, state, err, now, blob, text, extra or nil})
-  later('HSET', K.outbox_items(acct), rid, report)
-  zadd_later(K.outbox_ready(acct), now, rid)
+  if report_at ~= now then report_at, report_at_arg = now, int(now) end
+  later('HSET', outbox_items_key(acct), rid, report)
+  zadd_later(outbox_ready_key(acct), report_at_arg, rid)
   if not report_wakes[acct] then
     redis.call('SADD', K.OUTBOX_ACCOUNTS, acct)
     report_wakes[acct] = true
@@ -281,7 +375,7 @@ end
 -- Move a message to a final state; f: its FINAL_FIELDS (and maybe d, t, rx) as read by
 -- the caller, which checked that it is in no final state yet; ... more field/value pairs.
 local function finalize_fields(id, mkey, f, state, err, now, ...)
-  set_state(mkey, id, state, now, f.h, f.ad, 'e', err, ...)
+  set_state(mkey, id, state, now, f.h, f.ad, 'e', small(err), ...)
   if f.o or f.dl then redis.call('HDEL', mkey, 'o', 'dl') end
   dlr_if_wanted(id, mkey, state, err, now, f)
 end
@@ -299,9 +393,9 @@ end
 -- Put a message on a provider's queue: ready now, or delayed until due.
 local function enqueue(id, provider, prio, due, now, woken)
   if due > now then
-    redis.call('ZADD', K.delayed(provider), due, id)
+    redis.call('ZADD', K.delayed(provider), int(due), id)
   else
-    redis.call('ZADD', K.ready(provider), score(prio, now), id)
+    redis.call('ZADD', K.ready(provider), score_arg(prio, now), id)
     if woken then woken[provider] = true end
   end
 end
@@ -350,7 +444,7 @@ local function admit(ctx, now, acct, tp, dd, cost, dst, text)
     local ddkey = K.dedup(acct, redis.sha1hex(dst .. '\0' .. text))
     if short then
       if redis.call('EXISTS', ddkey) == 1 then return 0x453 end
-    elseif not redis.call('SET', ddkey, '1', 'PX', dd, 'NX') then
+    elseif not redis.call('SET', ddkey, '1', 'PX', small(dd), 'NX') then
       return 0x453
     end
   end
@@ -378,25 +472,55 @@ end
 -- The archive fields of an accept envelope (see accept.lua), so that filing it needs no
 -- unpacking; nil for an envelope without the source (written by an older version and
 -- kept by a multipart message being assembled): then they are read from the blob.
+local envelope_f = {direction = 'MT'}  -- one table for every message of the run
 local function envelope_fields(m)
   if m[15] == nil then return nil end
-  return {account = m[2], destination = m[14], source = m[15], direction = 'MT'}
+  envelope_f.account, envelope_f.destination, envelope_f.source = m[2], m[14], m[15]
+  return envelope_f
 end
 
--- Write a new message hash (state ACCEPTED) and queue it on the route's first provider.
-local function store_message(now, m, woken)
+local ready_key, delayed_key = once_per_run(K.ready), once_per_run(K.delayed)
+local accepted_at, accepted_word
+local message_args = {}  -- the HSET arguments of a new message, one table for every message
+
+-- Providers given messages in flight by this run (see store_message), each added once
+-- to K.PROVIDERS, the set whose in-flight hashes reap.lua goes through.
+local providers_known = {}
+local function provider_known(p)
+  if not providers_known[p] then
+    redis.call('SADD', K.PROVIDERS, p)
+    providers_known[p] = true
+  end
+end
+
+-- Write a new message hash (state ACCEPTED) and queue it on the route's first provider,
+-- or, given a lease owner (the caller checked that the owner's lease is live and that
+-- nothing waits in that provider's ready queue), file it in flight under that owner.
+local function store_message(now, m, woken, owner)
   -- m: id, account, provider, priority, due, expiry, rd, route, text, blob (see accept.lua)
   local id = m[1]
-  local fields = {'d', m[10], 't', m[9], 's', ACCEPTED, 'h', ACCEPTED .. '@' .. now,
-                  'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'ad', archive_day(id) or ''}
-  if m[6] > 0 then fields[#fields + 1] = 'x'; fields[#fields + 1] = m[6] end
-  if m[7] > 0 then fields[#fields + 1] = 'r'; fields[#fields + 1] = m[7] end
-  redis.call('HSET', K.message(id), unpack(fields))
+  if accepted_at ~= now then accepted_at, accepted_word = now, small(ACCEPTED) .. '@' .. int(now) end
+  local f = message_args
+  f[1], f[2], f[3], f[4], f[5], f[6] = 'd', m[10], 't', m[9], 's', small(ACCEPTED)
+  f[7], f[8], f[9], f[10], f[11], f[12] = 'h', accepted_word, 'p', m[3], 'a', m[2]
+  f[13], f[14] = 'ad', archive_day_field(id)
+  local n = 14
+  -- Fields at their default are left out (every reader takes absent for it): no expiry,
+  -- no registered_delivery, priority 0, a route of the one provider (failover finds no
+  -- next one).
+  if m[6] > 0 then f[n + 1], f[n + 2], n = 'x', int(m[6]), n + 2 end
+  if m[7] > 0 then f[n + 1], f[n + 2], n = 'r', small(m[7]), n + 2 end
+  if (tonumber(m[4]) or 0) ~= 0 then f[n + 1], f[n + 2], n = 'pr', small(m[4]), n + 2 end
+  if m[8] ~= m[3] then f[n + 1], f[n + 2], n = 'rt', m[8], n + 2 end
+  redis.call('HSET', K.message(id), unpack(f, 1, n))
   archive_add(id, m[10], nil, envelope_fields(m))
-  if m[5] > now then
-    zadd_later(K.delayed(m[3]), m[5], id)
+  if owner then
+    later('HSET', K.inflight(m[3]), id, owner)  -- as take.lua does; nothing here reads it
+    provider_known(m[3])
+  elseif m[5] > now then
+    zadd_later(delayed_key(m[3]), int(m[5]), id)
   else
-    zadd_later(K.ready(m[3]), score(m[4], now), id)
+    zadd_later(ready_key(m[3]), score_arg(m[4], now), id)
     woken[m[3]] = true
   end
 end
@@ -408,7 +532,7 @@ local function store_rejected(now, m, status)
   local mkey = K.message(id)
   redis.call('HSET', mkey, 'd', m[10], 't', m[9], 's', REJECTED, 'h', REJECTED .. '@' .. now,
              'p', m[3], 'rt', m[8], 'a', m[2], 'pr', m[4], 'r', m[7], 'e', status,
-             'ad', archive_day(id) or '')
+             'ad', archive_day_field(id))
   archive_add(id, m[10], nil, envelope_fields(m))
   dlr_if_wanted(id, mkey, REJECTED, status, now, {r = m[7], a = m[2], d = m[10], t = m[9], rx = false})
 end

@@ -19,13 +19,13 @@ end
 if action == 'take' then
   local acct, n, lease = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
   local rids = redis.call('ZRANGE', K.outbox_ready(acct), 0, n - 1)
-  local out, taken = {}, {}
+  local out, taken, expiry = {}, {}, int(now + lease)
   if #rids == 0 then return cmsgpack.pack(out) end
   redis.call('ZREM', K.outbox_ready(acct), unpack(rids))
   local reports = redis.call('HMGET', K.outbox_items(acct), unpack(rids))
   for i, rid in ipairs(rids) do
     if reports[i] then
-      taken[#taken + 1] = now + lease
+      taken[#taken + 1] = expiry
       taken[#taken + 1] = rid
       out[#out + 1] = reports[i]
     end

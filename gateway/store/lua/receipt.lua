@@ -11,6 +11,13 @@ local out = {}
 -- What a receipt reads of its message: a final state's fields, the parts sent and
 -- delivered, and what a DLR carries (most receipts end in one).
 local RECEIPT_FIELDS = {'s', 'h', 'ad', 'r', 'a', 'o', 'dl', 'u', 'dn', 'd', 't', 'rx'}
+
+-- The parts a message was sent in: its upstream ids ('u', space separated).
+local function parts_sent(u)
+  if u and u ~= '' and not string.find(u, ' ', 1, true) then return 1 end
+  return #split(u, ' ')
+end
+
 for i, r in ipairs(receipts) do
   local p, uid, state, err, at = r[1], r[2], r[3], r[4], r[5]
   local id = redis.call('GET', K.upstream(p, uid))
@@ -31,9 +38,9 @@ for i, r in ipairs(receipts) do
         f.rx = r[6]
       end
       if state == DELIVERED then
-        local delivered = (tonumber(f.dn) or 0) + 1
-        if delivered >= #split(f.u, ' ') then finalize_fields(id, mkey, f, state, err, at, 'dn', delivered)
-        else redis.call('HSET', mkey, 'dn', delivered) end
+        local delivered = (tonumber(f.dn) or 0) + 1  -- a final message needs no count
+        if delivered >= parts_sent(f.u) then finalize_fields(id, mkey, f, state, err, at)
+        else redis.call('HSET', mkey, 'dn', small(delivered)) end
       elseif FINAL[state] then
         finalize_fields(id, mkey, f, state, err, at)
       elseif s ~= state then

@@ -3,7 +3,7 @@
 -- 'sent' | 'retry' (temporary error) | 'fail' (permanent error: fail over).
 -- Returns, per result, 1 if applied, 0 if the message was no longer ours (reaped; a
 -- 'sent' is applied all the same, and the message taken off the queues).
-local now, owner, ttl, max_attempts = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, owner, ttl, max_attempts = tonumber(ARGV[1]), ARGV[2], int(tonumber(ARGV[3])), tonumber(ARGV[4])
 local results = cmsgpack.unpack(ARGV[5])
 local out, woken = {}, {}
 
@@ -13,13 +13,13 @@ local SETTLE_FIELDS = {'p', 's', 'h', 'ad', 'r', 'a', 'n', 'pr'}
 
 local function sent(id, mkey, f, p, uids, attempts)
   for _, uid in ipairs(uids) do redis.call('SET', K.upstream(p, uid), id, 'EX', ttl) end
-  local written = {'u', table.concat(uids, ' '), 'e', 0, 'n', attempts}
+  local u, n = table.concat(uids, ' '), small(attempts)
   local s = tonumber(f.s)
   if s ~= nil and not FINAL[s] and s ~= ENROUTE then
-    set_state(mkey, id, ENROUTE, now, f.h, f.ad, unpack(written))
+    set_state(mkey, id, ENROUTE, now, f.h, f.ad, 'u', u, 'e', '0', 'n', n)
     dlr_if_wanted(id, mkey, ENROUTE, 0, now, f)
   else
-    redis.call('HSET', mkey, unpack(written))
+    redis.call('HSET', mkey, 'u', u, 'e', '0', 'n', n)
   end
 end
 
@@ -52,7 +52,7 @@ for i, r in ipairs(results) do
   local f = read_fields(mkey, SETTLE_FIELDS)
   local p = f.p
   local ours = p and redis.call('HGET', K.inflight(p), id) == owner
-  out[i] = 0
+  out[i] = '0'
   if ours then
     redis.call('HDEL', K.inflight(p), id)
   elseif p and kind == 'sent' then
@@ -65,7 +65,7 @@ for i, r in ipairs(results) do
     if kind == 'sent' then sent(id, mkey, f, p, r[5], attempts)
     elseif kind == 'retry' then retry(id, mkey, f, p, code, r[4], attempts)
     else fail_over(id, mkey, f, code, attempts) end
-    if ours then out[i] = 1 end
+    if ours then out[i] = '1' end
   end
 end
 wake(woken)
