@@ -291,6 +291,7 @@ async def start_gateway(reactor, upstream_port: int, redis_url: str, binds: int,
     dispatcher = Dispatcher(s["queues"], [upstream], owner_id("bench", s["ids"].node_number), reactor,
                             notifier=notifier, outbox=s["outbox"], assembler=s["assembler"], max_batch=200)
     s["acceptor"].add_listener(dispatcher.wake)
+    s["acceptor"].set_direct(dispatcher)  # as the engine does: new messages skip an empty queue
     dispatcher.startService()
     factory = SMPPServerFactory(acceptor=s["acceptor"], assembler=s["assembler"], messages=s["messages"],
                                 outbox=s["outbox"], portal=make_portal(s["accounts"]), clock=reactor, node="bench",

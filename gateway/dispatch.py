@@ -10,7 +10,16 @@ provider of the route, UNDELIVERABLE when none is left.
 
 It is woken when messages are queued — by the local `Acceptor`, by Redis
 pub/sub from other nodes — and also polls, so a lost wake-up costs at most
-``poll_interval``.  Housekeeping (every ``housekeeping_interval``): renew the
+``poll_interval``.
+
+A new message may skip the queue: the `Acceptor` asks `reserve` for room
+at the provider, and its script files the message in flight under this
+process's lease instead of queueing it when the provider's queue is empty
+(nothing older or more urgent waits); `hand_over` then sends the `Message`
+the acceptor already has: no take, no round trip.  The guarantees stay: the
+message is in Redis, in flight, before the client is told OK, and a dead
+node's in-flight messages are reaped like taken ones.  While no message was
+queued since a take came back short, pumping takes nothing.  Housekeeping (every ``housekeeping_interval``): renew the
 lease, reap lapsed leases of dead nodes, promote due delayed messages, expire
 incomplete multipart messages, reclaim and expire outbox reports.
 
@@ -89,6 +98,13 @@ class Dispatcher(service.Service):
         self._held: set[str] = set()
         #: provider → when a take of it last failed with an unknown outcome
         self._doubt: dict[str, float] = {}
+        #: provider → whether its queue may hold messages (it was woken, or a take came back
+        #: full); while it does not, a pump takes nothing
+        self._backlog: dict[str, bool] = {}
+        #: provider → wake-ups so far: a take does not clear a backlog announced while it ran
+        self._wakes: dict[str, int] = {}
+        #: provider → room promised to accepts under way (`reserve`), not handed over yet
+        self._reserved: dict[str, int] = {}
         self._loops: list[task.LoopingCall] = []
         self._leased = False
         self._store_down = False
@@ -168,6 +184,12 @@ class Dispatcher(service.Service):
             self.wake(name)
 
     def wake(self, name: str) -> None:
+        """Messages may be waiting in ``name``'s queue: take and send what it can handle now."""
+        self._backlog[name] = True
+        self._wakes[name] = self._wakes.get(name, 0) + 1
+        self._run(name)
+
+    def _run(self, name: str) -> None:
         """Take and send what ``name`` can handle now (later, if a take is already running)."""
         if name not in self.providers or not self.running or not self._leased:
             return
@@ -183,7 +205,7 @@ class Dispatcher(service.Service):
         self._busy.discard(name)
         if name in self._again:
             self._again.discard(name)
-            self.clock.callLater(0, self.wake, name)
+            self.clock.callLater(0, self._run, name)
 
     def _pump_failed(self, failure, name: str) -> None:
         if failure.check(LeaseLost):
@@ -197,19 +219,60 @@ class Dispatcher(service.Service):
 
     @defer.inlineCallbacks
     def _pump(self, provider):
-        if provider.name in self._doubt:
-            yield self._return_orphans(provider.name)
-        room = min(int(provider.capacity()), self.max_batch)
+        name = provider.name
+        if name in self._doubt and not self._reserved.get(name):
+            # (not while an accept may still file messages in flight for us: they would go
+            # back to the queue and be sent by hand_over as well)
+            yield self._return_orphans(name)
+        if not self._backlog.get(name, True):
+            return  # nothing was queued since the queue was last found empty
+        room = min(int(provider.capacity()) - self._reserved.get(name, 0), self.max_batch)
         if room <= 0:
             return
-        if room < self.min_take and self._under_way.get(provider.name, 0) >= self.min_take:
+        if room < self.min_take and self._under_way.get(name, 0) >= self.min_take:
             return  # the sends under way wake us again as they complete
-        messages = yield self.queues.take(self.owner, provider.name, room)
+        wakes = self._wakes.get(name, 0)
+        messages = yield self.queues.take(self.owner, name, room)
         for message in messages:
             self._held.add(message.id)
             self._send(provider, message)
         if len(messages) == room:
-            self._again.add(provider.name)
+            self._again.add(name)
+        elif self._wakes.get(name, 0) == wakes:
+            self._backlog[name] = False  # the queue was empty when the take ran
+
+    # -- straight from the acceptor
+
+    def reserve(self, name: str) -> str | None:
+        """Room at provider ``name`` for one new message to skip its queue if that is empty:
+        the lease owner to file it in flight under, or None (queue it) when the provider has
+        no room, or this process has no lease or is in doubt about its in-flight messages."""
+        provider = self.providers.get(name)
+        if provider is None or not self.running or not self._leased or name in self._doubt:
+            return None
+        reserved = self._reserved.get(name, 0)
+        if int(provider.capacity()) <= reserved:
+            return None
+        self._reserved[name] = reserved + 1
+        return self.owner
+
+    def hand_over(self, name: str, messages, reserved: int) -> None:
+        """The accept that ``reserve`` was asked ``reserved`` times for came back: ``messages``
+        are in flight under our lease (the rest were refused, or queued after all): send them."""
+        self._reserved[name] = max(0, self._reserved.get(name, 0) - reserved)
+        provider = self.providers.get(name)
+        for message in messages:
+            self._held.add(message.id)
+            if provider is not None and self.running:
+                self._send(provider, message)
+            # else: stopping; in flight under a lease about to lapse, they are reaped
+
+    def in_doubt(self, name: str, reserved: int) -> None:
+        """An accept with ``reserved`` messages for ``name`` got no answer: any it filed in
+        flight under our lease are not known here, and go back to the queue (`_return_orphans`)."""
+        self._reserved[name] = max(0, self._reserved.get(name, 0) - reserved)
+        self._doubt[name] = self.clock.seconds()
+        self._run(name)
 
     @defer.inlineCallbacks
     def _return_orphans(self, name: str):
@@ -217,8 +280,9 @@ class Dispatcher(service.Service):
         started = self.clock.seconds()
         returned = yield self.queues.return_orphans(self.owner, name, sorted(self._held))
         if returned:
-            self.log.warn("{count} messages of {provider} taken by a take whose answer was lost "
-                          "went back to the queue", count=returned, provider=name)
+            self._backlog[name] = True
+            self.log.warn("{count} messages of {provider} taken (or accepted straight into flight) by "
+                          "a call whose answer was lost went back to the queue", count=returned, provider=name)
         # a take sent before the failure may still run in Redis until its reply timeout is over
         if started >= self._doubt.get(name, started) + self.queues.timeout:
             self._doubt.pop(name, None)
@@ -263,7 +327,7 @@ class Dispatcher(service.Service):
 
     def _wake_now(self, name: str) -> None:
         self._wake_soon.discard(name)
-        self.wake(name)
+        self._run(name)
 
     # -- settling
 

@@ -153,6 +153,7 @@ class Engine(service.MultiService):
                                      notifier=self.notifier, outbox=self.outbox, assembler=self.acceptor.parts,
                                      lease=lease, housekeeping_interval=min(5.0, lease / 2))
         self.acceptor.add_listener(self.dispatcher.wake)
+        self.acceptor.set_direct(self.dispatcher)  # new messages skip an empty queue
         for child in (self.notifier, self.dispatcher):
             child.setServiceParent(self)  # a running MultiService starts them now
         if self.config.defaults_only:

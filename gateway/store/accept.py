@@ -84,6 +84,8 @@ class Acceptor:
         self.node = node
         self.timeout = timeout
         self._listeners: list = []
+        #: the local dispatcher, when new messages may skip the queue (`set_direct`)
+        self._direct = None
         self._batcher = TurnBatcher(self._write, clock, max_batch)
         self._script = script("accept")
         self.parts = PartAssembler(self, multipart_timeout)
@@ -91,6 +93,11 @@ class Acceptor:
     def add_listener(self, listener) -> None:
         """Call ``listener(provider_name)`` when messages were queued for that provider."""
         self._listeners.append(listener)
+
+    def set_direct(self, dispatcher) -> None:
+        """Let new messages skip an empty queue, straight into flight with ``dispatcher``
+        (`gateway.dispatch.Dispatcher.reserve`, ``hand_over``, ``in_doubt``)."""
+        self._direct = dispatcher
 
     def now_ms(self) -> int:
         return int(self.clock.seconds() * 1000)
@@ -174,22 +181,56 @@ class Acceptor:
         return message, envelope
 
     def _write(self, items) -> defer.Deferred:
-        batch = msgpack.packb([envelope for envelope, _ in items], use_bin_type=False)
-        d = self._script(self.redis, [self.now_ms(), batch], self.clock, self.timeout)
-        return d.addCallback(self._results, items)
+        now = self.now_ms()
+        envelopes, reserved = self._reserve(items, now)
+        batch = msgpack.packb(envelopes, use_bin_type=False)
+        d = self._script(self.redis, [now, batch], self.clock, self.timeout)
+        d.addCallback(self._results, items, reserved)
+        if reserved:
+            d.addErrback(self._unanswered, reserved)
+        return d
 
-    def _results(self, reply, items) -> list:
+    def _reserve(self, items, now: int):
+        """The envelopes to send, with the lease owner appended to those the local dispatcher
+        has room for (the script files them in flight if their queue is empty); how many were
+        reserved per provider."""
+        direct = self._direct
+        if direct is None:
+            return [envelope for envelope, _ in items], {}
+        envelopes, reserved = [], {}
+        for envelope, _ in items:
+            provider = envelope[2]
+            owner = direct.reserve(provider) if envelope[4] <= now else None
+            if owner is None:
+                envelopes.append(envelope)
+            else:
+                envelopes.append(envelope + (owner,))
+                reserved[provider] = reserved.get(provider, 0) + 1
+        return envelopes, reserved
+
+    def _results(self, reply, items, reserved) -> list:
         if isinstance(reply, bytes):
             reply = reply.decode()
-        results, woken = [], set()
+        results, woken, handed = [], set(), {}
         for status, (envelope, message) in zip(reply.split(","), items):
             if status == "0":
                 results.append(message)
                 woken.add(envelope[2])
+            elif status == "d":  # in flight under the dispatcher's lease
+                results.append(message)
+                handed.setdefault(envelope[2], []).append(message)
             else:
                 results.append(AcceptError(int(status)))
+        for provider, count in reserved.items():
+            self._direct.hand_over(provider, handed.get(provider, ()), count)
         self.notify(woken)
         return results
+
+    def _unanswered(self, failure, reserved):
+        """No answer: messages may have gone into flight under the dispatcher's lease unseen."""
+        for provider, count in reserved.items():
+            self._direct.in_doubt(provider, count)
+        return failure
 
     def notify(self, providers) -> None:
         """Tell in-process listeners (the local dispatcher) which queues got messages."""
