@@ -253,7 +253,7 @@ K.ACCOUNTS = '{ACCOUNTS}'
 
 # -- HTTP side: templates, smsc.ru-compatible request ids ---------------------
 
-__all__ += ["templates", "smsc_request", "CALLBACK_SECRET"]
+__all__ += ["templates", "smsc_request", "smsc_request_seq", "CALLBACK_SECRET"]
 
 CALLBACK_SECRET = PREFIX + "cb:secret"
 
@@ -264,6 +264,17 @@ def templates(account_name: str) -> str:
 
 def smsc_request(account_name: str, request_id: str) -> str:
     return f"{PREFIX}sc:{account_name}:{request_id}"
+
+
+def smsc_request_seq(account_name: str) -> str:
+    """The last request id numbered for the account (send.php without ``id``)."""
+    return f"{PREFIX}scseq:{account_name}"
+
+
+LUA += f"""
+function K.smsc_request(a, r) return '{PREFIX}sc:' .. a .. ':' .. r end
+function K.smsc_request_seq(a) return '{PREFIX}scseq:' .. a end
+"""
 
 
 # -- Archive: per-day indexes of every message, the change feed, node sync ----

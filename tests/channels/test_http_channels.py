@@ -82,7 +82,7 @@ async def site(redis, relay):
                              interface="127.0.0.1")
     state = type("Site", (), {"url": f"http://127.0.0.1:{port.getHost().port}", "telegram": telegram,
                               "vendor": vendor, "relay": relay[0], "messages": ctx.messages,
-                              "outbox": Outbox(redis, reactor)})
+                              "outbox": Outbox(redis, reactor), "redis": redis})
     yield state
     await port.stopListening()
     await dispatcher.stopService()
@@ -91,9 +91,15 @@ async def site(redis, relay):
 
 
 async def send_php(site, **params):
+    """The fmt=3 answer, its request id replaced by the id of the message it made."""
+    from tests.http.conftest import message_of_request
+
     params.update(apikey=KEY, fmt="3", charset="utf-8")
     response = await treq.get(site.url + "/sys/send.php", params=params)
-    return json.loads((await response.content()).decode())
+    answer = json.loads((await response.content()).decode())
+    if "id" in answer:
+        answer["id"] = (await message_of_request(site.redis, site.messages, "shop", answer["id"])).id
+    return answer
 
 
 async def api(site, body):

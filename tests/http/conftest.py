@@ -50,6 +50,10 @@ class Gateway:
     async def get(self, path, **kw):
         return await treq.get(self.url + path, **kw)
 
+    async def sent_message(self, request_id, account="acme", phone=None):
+        """The message a send.php request of one phone (or ``phone`` of it) made."""
+        return await message_of_request(self.redis, self.ctx.messages, account, request_id, phone)
+
     async def post(self, path, **kw):
         return await treq.post(self.url + path, **kw)
 
@@ -61,6 +65,15 @@ class Gateway:
         response = await treq.request(method, self.url + path, headers=headers, **kw)
         data = await response.content()
         return response.code, (None if not data else __import__("json").loads(data))
+
+
+async def message_of_request(redis, messages, account, request_id, phone=None):
+    """The message send.php request ``request_id`` of ``account`` made (for ``phone``)."""
+    from gateway.store import keys
+
+    key = keys.smsc_request(account, str(request_id))
+    mapped = await redis.hget(key, phone) if phone else (await redis.hvals(key) or [None])[0]
+    return await messages.get(mapped) if mapped else None
 
 
 def accounts():

@@ -40,6 +40,7 @@ from gateway.store.tracker import Tracker
 from gateway.templates import TemplateStore
 from tests.channels.fakes import FakeVendor, serve
 from tests.dispatch.support import eventually
+from tests.http.conftest import message_of_request
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "etc" / "plugins" / "example_channel.py"
 KEY = "key-ops"
@@ -80,7 +81,7 @@ async def site(redis, tmp_path):
     port = reactor.listenTCP(0, make_site(load(None, {"gateway": {"node": "p"}}), redis_service=None, context=ctx),
                              interface="127.0.0.1")
     state = type("Site", (), {"url": f"http://127.0.0.1:{port.getHost().port}", "slack": slack_api,
-                              "messages": ctx.messages})
+                              "messages": ctx.messages, "redis": redis})
     yield state
     await port.stopListening()
     await dispatcher.stopService()
@@ -135,7 +136,8 @@ async def test_a_plugin_channel_through_send_php_with_the_channel_parameter(site
         "charset": "utf-8"})
     answer = json.loads((await response.content()).decode())
     assert "id" in answer, answer
-    await delivered(site, answer["id"])
+    message = await message_of_request(site.redis, site.messages, "ops", answer["id"])
+    await delivered(site, message.id)
     assert site.slack.calls("/hook")[-1]["body"] == {"channel": "#ops", "text": "from an ERP", "username": "erp"}
     response = await treq.get(site.url + "/sys/send.php", params={
         "apikey": KEY, "phones": "79001234567", "mes": "x", "channel": "pigeon", "fmt": "3"})

@@ -59,7 +59,7 @@ class Formatter:
         fields: list = [("error", description), ("error_code", n)]
         with_id = request_id is not None and n in _WITH_ID
         if with_id:
-            fields.append(("id", request_id))
+            fields.append(("id", _json_id(request_id)))
         if self.fmt == 1:
             text = f"{request_id if with_id else 0},-{n}"
         else:
@@ -69,7 +69,7 @@ class Formatter:
     def sent(self, request_id: str, count: int, cost: Decimal | None = None,
              balance: Decimal | None = None, cost_mode: int = 0) -> Reply:
         """The answer to an accepted send (``cost`` 2 adds the cost, 3 also the balance)."""
-        fields: list = [("id", request_id), ("cnt", count)]
+        fields: list = [("id", _json_id(request_id)), ("cnt", count)]
         text, numbers = f"OK - {count} SMS, ID - {request_id}", [request_id, str(count)]
         if cost_mode >= 2:
             fields.append(("cost", money(cost)))
@@ -118,3 +118,10 @@ class Formatter:
             for key in ("send_date", "phone", "cost", "sender_id", "status_name", "message", "comment", "type"):
                 text += f", {key} = {row[key]}"
         return text
+
+
+def _json_id(request_id: str):
+    """A request id as smsc.ru's JSON gives it: a number when it is one (as those it numbers)."""
+    if request_id.isdigit() and request_id[0] != "0" and len(request_id) < 16:
+        return int(request_id)
+    return request_id

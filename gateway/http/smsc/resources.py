@@ -4,10 +4,14 @@
 A send names one or many phones (``phones``, comma or semicolon separated,
 with or without '+'; or ``list`` = ``phone:text`` lines).  Each phone becomes
 one message of the account, accepted through the same acceptor and rules as
-over SMPP.  The request's ID is the client's ``id`` if given, else the id of
-its first message; for a request with several phones (or a client ``id``)
-the phone → message id map is kept for `SMSC_REQUEST_TTL` so that
-``status.php?id=…&phone=…`` finds each message, as smsc.ru clients ask.
+over SMPP.  The request's ID is the client's ``id`` if given, else a number
+of the account's own sequence, as smsc.ru numbers requests (clients store it
+in integer columns and parse it as digits); the phone → message id map is
+kept for `SMSC_REQUEST_TTL` so that ``status.php?id=…&phone=…`` finds each
+message, as smsc.ru clients ask.  Should Redis fail to number the request
+after its messages were accepted, the ID is the first message's own id
+(which status.php finds as well) rather than an error that would make the
+client send again.
 
 The channel is chosen by smsc.ru's flags (``mail=1``, ``viber=1``, ``tg=1``,
 ``bot=@name``, …: `gateway.channels.registry.HTTP_FLAGS`, built-in channels
@@ -35,7 +39,7 @@ from gateway.logs import Logger
 from gateway.model import State
 from gateway.numbers import split_list
 from gateway.store import keys
-from gateway.store.scripting import call
+from gateway.store.scripting import StoreUnavailable, call, script
 
 __all__ = ["SendResource", "StatusResource", "BalanceResource", "SMSC_REQUEST_TTL", "smsc_status"]
 
@@ -108,9 +112,9 @@ class SendResource(_SmscResource):
         refused = [o.error for o in outcomes if o.error is not None]
         if not accepted and any(isinstance(e, ServiceUnavailable) for e in refused):
             raise refused[0]
-        request_id = params.get("id").strip() or (accepted[0].message.id if accepted else None)
-        if accepted and (len(outcomes) > 1 or params.get("id").strip()):
-            await self.remember(account.name, request_id, accepted)
+        request_id = params.get("id").strip() or None
+        if accepted:
+            request_id = await self.remember(account.name, request_id, accepted)
         if refused:
             self.log.info("send.php for {account}: {refused} of {total} refused: {error}",
                           account=account.name, refused=len(refused), total=len(outcomes),
@@ -205,12 +209,22 @@ class SendResource(_SmscResource):
             count += submit.parts
         return formatter.price(total, count)
 
-    async def remember(self, account: str, request_id: str, accepted) -> None:
-        key = keys.smsc_request(account, request_id)
-        mapping = {o.message.destination: o.message.id for o in accepted}
+    async def remember(self, account: str, request_id: str | None, accepted) -> str:
+        """Map the request's phones to their messages under ``request_id`` (numbered when None);
+        the request id."""
+        pairs = []
+        for o in accepted:
+            pairs += (o.message.destination, o.message.id)
         ctx = self.context
-        await call(ctx.redis, ctx.clock, "hmset", key, mapping)
-        await call(ctx.redis, ctx.clock, "expire", key, SMSC_REQUEST_TTL)
+        try:
+            reply = await script("smsc_request")(ctx.redis, [account, request_id or "", SMSC_REQUEST_TTL, *pairs],
+                                                 ctx.clock)
+        except StoreUnavailable as e:
+            fallback = request_id or accepted[0].message.id
+            self.log.warn("send.php for {account}: request {id} accepted but not numbered or mapped: {error}",
+                          account=account, id=fallback, error=e.reason)
+            return fallback
+        return reply.decode() if isinstance(reply, bytes) else str(reply)
 
 
 class StatusResource(_SmscResource):
@@ -242,6 +256,10 @@ class StatusResource(_SmscResource):
             mapped = await call(ctx.redis, ctx.clock, "hget", keys.smsc_request(account.name, request_id), number)
             if mapped is not None:
                 request_id = mapped.decode() if isinstance(mapped, bytes) else mapped
+        else:  # no phone: a request of one phone is found by its id alone
+            mapped = await call(ctx.redis, ctx.clock, "hvals", keys.smsc_request(account.name, request_id))
+            if len(mapped) == 1:
+                request_id = mapped[0].decode() if isinstance(mapped[0], bytes) else mapped[0]
         message = await ctx.messages.get(request_id) if len(request_id) <= 64 else None
         if message is None or message.account != account.name:
             return None
