@@ -127,13 +127,34 @@ class MessageOperations:
         return d.addCallbacks(found, self._failed, errbackArgs=(account, pdu))
 
     def cancel(self, account: Account, pdu) -> defer.Deferred:
-        """cancel_sm of one message by id (cancelling by source/destination is not offered)."""
-        msg_id = pdu.params.get("message_id", "")
-        if not msg_id:
+        """cancel_sm (SMPP 3.4 section 4.9) of a message of this account still waiting in its queue.
+
+        With a message_id, that message, if source_addr and destination_addr, when
+        given, match its own (many clients send the id alone: an empty source_addr is
+        not a mismatch); without, every such message from source_addr to
+        destination_addr (and of service_type, when given).  ESME_RCANCELFAIL when
+        nothing was cancelled.
+        """
+        p = pdu.params
+        msg_id, source, destination = p.get("message_id", ""), p.get("source_addr", ""), p.get("destination_addr", "")
+        if msg_id:
+            d = self.control.cancel(account.name, msg_id, source=source or None, destination=destination)
+            return d.addCallbacks(lambda _: pdu.resp(), self._failed, errbackArgs=(account, pdu))
+        if not destination:
             return defer.succeed(self._refused(account, pdu, CommandStatus.ESME_RCANCELFAIL,
-                                               "cancel_sm without message_id"))
-        d = self.control.cancel(account.name, msg_id)
-        return d.addCallbacks(lambda _: pdu.resp(), self._failed, errbackArgs=(account, pdu))
+                                               "cancel_sm without message_id or destination_addr"))
+        service_type = p.get("service_type", "")
+        d = self.control.cancel_matching(account.name, source, destination, service_type)
+        d.addCallback(self._cancelled, account, pdu, source, destination, service_type)
+        return d.addErrback(self._failed, account, pdu)
+
+    def _cancelled(self, cancelled, account, pdu, source, destination, service_type):
+        self.log.info("cancel_sm of {system_id}: {count} messages from {source_addr!r} to {destination_addr!r}"
+                      " (service_type {service_type!r}) cancelled{left}", system_id=account.name,
+                      count=cancelled.count, source_addr=source, destination_addr=destination,
+                      service_type=service_type,
+                      left="" if cancelled.complete else "; stopped at the limit, more may be left")
+        return pdu.resp(CommandStatus.ESME_ROK if cancelled.count else CommandStatus.ESME_RCANCELFAIL)
 
     def replace(self, account: Account, flags: BindFlags, pdu) -> defer.Deferred:
         """replace_sm: new text (and schedule, validity, registered_delivery when given)."""

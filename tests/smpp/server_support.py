@@ -18,7 +18,7 @@ from gateway.smpp.constants import CommandId
 from gateway.smpp.framing import Framer
 from gateway.smpp.pdu import PDU
 from gateway.smpp.server import SMPPServerFactory
-from gateway.store.control import ControlError
+from gateway.store.control import Cancelled, ControlError
 from gateway.store.passwords import hash_password
 
 T0 = 1_750_000_000.0
@@ -94,12 +94,19 @@ class Messages:
 class Control:
     def __init__(self):
         self.cancelled: list = []
+        self.matching: list = []
+        #: what cancel_matching answers: messages cancelled
+        self.matched = 0
 
-    def cancel(self, account, msg_id):
+    def cancel(self, account, msg_id, source=None, destination=""):
         if msg_id == "sent":
             return defer.fail(ControlError(0x11, msg_id))
-        self.cancelled.append((account, msg_id))
+        self.cancelled.append((account, msg_id, source, destination))
         return defer.succeed(None)
+
+    def cancel_matching(self, account, source, destination, service_type=""):
+        self.matching.append((account, source, destination, service_type))
+        return defer.succeed(Cancelled(self.matched, self.matched, True))
 
     def replace(self, message, **changes):
         return defer.succeed(None)

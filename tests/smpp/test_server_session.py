@@ -460,16 +460,35 @@ def test_query_sm_reports_state_of_own_messages_only():
         assert c.one().command_status == S.ESME_RQUERYFAIL
 
 
-def test_cancel_sm():
+def test_cancel_sm_by_id_checks_the_addresses_given():
     server = Server()
     c = server.connect()
     c.bind()
-    c.send(CommandId.cancel_sm, {"message_id": "m1"})
-    assert c.one().command_status == S.ESME_ROK and server.control.cancelled == [("acme", "m1")]
+    c.send(CommandId.cancel_sm, {"message_id": "m1", "source_addr": "Shop", "service_type": "X"})
+    assert c.one().command_status == S.ESME_ROK and server.control.cancelled == [("acme", "m1", "Shop", "")]
     c.send(CommandId.cancel_sm, {"message_id": "sent"})
     assert c.one().command_status == S.ESME_RCANCELFAIL
-    c.send(CommandId.cancel_sm, {"message_id": ""})
-    assert c.one().command_status == S.ESME_RCANCELFAIL
+    assert server.control.matching == []
+
+
+def test_cancel_sm_without_id_cancels_by_source_and_destination():
+    server = Server()
+    c = server.connect()
+    c.bind()
+    c.send(CommandId.cancel_sm, {"source_addr": "Shop", "destination_addr": "79001234567", "service_type": "X"})
+    assert c.one().command_status == S.ESME_RCANCELFAIL  # none matched
+    server.control.matched = 2
+    c.send(CommandId.cancel_sm, {"source_addr": "Shop", "destination_addr": "79001234567"})
+    assert c.one().command_status == S.ESME_ROK
+    assert server.control.matching == [("acme", "Shop", "79001234567", "X"), ("acme", "Shop", "79001234567", "")]
+
+
+def test_cancel_sm_without_id_or_destination_fails():
+    server = Server()
+    c = server.connect()
+    c.bind()
+    c.send(CommandId.cancel_sm, {"message_id": "", "source_addr": "Shop"})
+    assert c.one().command_status == S.ESME_RCANCELFAIL and server.control.matching == []
 
 
 # -- reports, shutdown ----------------------------------------------------------------------------

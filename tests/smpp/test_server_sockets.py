@@ -224,6 +224,58 @@ async def test_cancel_and_replace_a_scheduled_message(live):
     assert (await live.messages.get(second.decode())).text == "replaced"
 
 
+def cancel_sm(message_id="", source="Shop", destination="79001234567", service_type=""):
+    return PDU(CommandId.cancel_sm, params={"service_type": service_type, "message_id": message_id,
+                                            "source_addr": source, "destination_addr": destination})
+
+
+@pytest_twisted.ensureDeferred
+async def test_cancel_sm_without_message_id_cancels_waiting_messages_from_source_to_destination(live):
+    later = "000001000000000R"
+    esme = await bound(live, "transmitter", system_type="MCON2")
+
+    async def submit(destination="79001234567", **params):
+        resp = await esme.run("submit", destination=destination, **params)
+        assert resp.status == 0
+        return resp.message_id.decode()
+
+    plain = await submit(schedule_delivery_time=later, registered_delivery=1)
+    wap = await submit(schedule_delivery_time=later, registered_delivery=1, service_type="WAP")
+    elsewhere = await submit("79005555555", schedule_delivery_time=later, registered_delivery=1)
+    sent = await submit()
+    await eventually(lambda: live.messages.get(sent).addCallback(lambda m: m.state == State.DELIVERED))
+    other = live.esme()
+    await other.run("bind", "transmitter", system_id="mcon")
+    not_ours = (await other.run("submit", schedule_delivery_time=later)).message_id.decode()
+
+    async def cancel(**params):
+        return (await esme.run("raw_request", cancel_sm(**params))).command_status
+
+    async def state(msg_id):
+        return (await live.messages.get(msg_id)).state
+
+    assert await cancel(service_type="WAP") == S.ESME_ROK
+    assert [await state(m) for m in (plain, wap)] == [State.ACCEPTED, State.DELETED]
+    assert await cancel() == S.ESME_ROK
+    assert await cancel() == S.ESME_RCANCELFAIL  # nothing left to cancel
+    assert await cancel(destination="79990000001") == S.ESME_RCANCELFAIL
+    assert [await state(m) for m in (plain, wap, elsewhere, sent, not_ours)] == [
+        State.DELETED, State.DELETED, State.ACCEPTED, State.DELIVERED, State.ACCEPTED]
+
+    # by id, source_addr and destination_addr, when given, must be the message's
+    assert await cancel(message_id=elsewhere, source="Nobody", destination="") == S.ESME_RCANCELFAIL
+    assert await cancel(message_id=elsewhere, destination="79001111111") == S.ESME_RCANCELFAIL
+    assert await state(elsewhere) == State.ACCEPTED
+    assert await cancel(message_id=elsewhere, source="", destination="") == S.ESME_ROK  # the id alone
+    assert await state(elsewhere) == State.DELETED
+
+    receiver = await bound(live, "receiver", system_type="MCON2")
+    dlrs = await receiver.run("wait_deliver", 3)
+    assert sorted(d.receipted_message_id.decode() for d in dlrs) == sorted([plain, wap, elsewhere])
+    assert {d.message_state for d in dlrs} == {State.DELETED}
+    assert all(b"stat:DELETED" in d.short_message for d in dlrs)
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_new_bind_replaces_the_old_connection(live):
     old = await bound(live)

@@ -149,6 +149,35 @@ local function blob_fields(blob)
   return {}
 end
 
+-- The string value of key name in the extra map of a packed message (its last field,
+-- Message.extra: e.g. 'svc', the SMPP service_type when one was given), nil if it has none.
+local BLOB_EXTRA = 22  -- the position of extra in Message.static_blob
+
+local function read_blob_extra(blob, name)
+  local b = string.byte(blob, 1)
+  if not b or not (b == 0xdc or b == 0xdd) then return nil end  -- 22 fields: an array16/32
+  local pos, count = mp_next(blob, 1)
+  if count < BLOB_EXTRA then return nil end
+  for _ = 1, BLOB_EXTRA - 1 do pos = mp_skip(blob, pos) end
+  b = string.byte(blob, pos)
+  if not b or not ((b >= 0x80 and b < 0x90) or b == 0xde or b == 0xdf) then return nil end
+  local nested
+  pos, nested = mp_next(blob, pos)
+  for _ = 1, nested / 2 do
+    local key
+    key, pos = mp_string(blob, pos)
+    if key == name then return (mp_string(blob, pos)) end
+    pos = mp_skip(blob, pos)
+  end
+  return nil
+end
+
+local function blob_extra(blob, name)
+  local ok, value = pcall(read_blob_extra, blob or '', name)
+  if ok then return value end
+  return nil
+end
+
 local function archive_number(n)
   if n and string.byte(n, 1) == 43 then return string.sub(n, 2) end
   return n
