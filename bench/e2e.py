@@ -40,6 +40,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path.pop(0)  # bench/http.py would shadow the standard library's http package
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import cpu_seconds  # noqa: E402
+
 PASSWORD = "bench42"
 PATHS = ("connector", "proxy", "gateway")
 
@@ -397,12 +399,8 @@ class Child:
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time process ``pid`` has used so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    seconds = cpu_seconds(pid)
+    return None if seconds is None else round(seconds, 2)
 
 
 def free_port() -> int:

@@ -42,6 +42,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path.pop(0)  # bench/http.py would shadow the standard library's http package
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import cpu_seconds  # noqa: E402
+
 TARGET_RATE = 5000
 TARGET_P99_MS = 50.0
 PASSWORD = "bench42"  # SMPP passwords are at most 8 octets
@@ -84,15 +86,6 @@ def redis_commands(url: str) -> dict:
             values = dict(f.split("=") for f in fields.split(","))
             stats[name] = {"calls": int(values["calls"]), "usec": int(values["usec"])}
     return dict(sorted(stats.items(), key=lambda item: -item[1]["usec"])[:8])
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a live process has used so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def main(args) -> dict:

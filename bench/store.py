@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from twisted.internet import defer, task  # noqa: E402
 
+from bench.procstat import cpu_seconds  # noqa: E402
+
 from gateway.dispatch import Dispatcher  # noqa: E402
 from gateway.model import Account, IdGenerator, Submit  # noqa: E402
 from gateway.providers.null import NullProvider  # noqa: E402
@@ -96,16 +98,6 @@ async def dispatch_run(reactor, redis, n: int, max_batch: int, provider: str) ->
     rate = n / (time.perf_counter() - started)
     await dispatcher.stopService()
     return rate
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a live process has used so far (Linux /proc), else None."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def main(reactor, args):

@@ -89,3 +89,13 @@ def datadir(tmp_path):
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
+
+@pytest_twisted.async_yield_fixture
+async def telegram():
+    """A fake Telegram Bot and Gateway API (tests/channels/fakes.py) on a free port; ``.url``."""
+    from tests.channels.fakes import FakeTelegram, serve
+
+    api = FakeTelegram()
+    api.url, port = await serve(api)
+    yield api
+    await port.stopListening()

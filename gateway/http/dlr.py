@@ -13,7 +13,7 @@ import json
 from twisted.web import resource
 
 from gateway.http.errors import BadParameters, Forbidden, NotFound
-from gateway.http.responses import json_reply, run
+from gateway.http.responses import ProviderRoot, json_reply, run
 from gateway.logs import Logger
 from gateway.providers.http import BadDlr
 
@@ -22,35 +22,12 @@ __all__ = ["DlrRoot", "DlrResource"]
 MAX_DLR_BODY = 256 * 1024
 
 
-class DlrRoot(resource.Resource):
+class DlrRoot(ProviderRoot):
     """``/dlr``: one child per provider that takes inbound DLRs."""
 
     def __init__(self, context):
-        super().__init__()
-        self.context = context
-
-    def getChild(self, path, request):
-        name = path.decode("utf-8", "replace")
-        provider = self.context.providers.get(name)
-        if provider is None or not hasattr(provider, "handle_dlr"):
-            return _NoProvider(name)
-        return DlrResource(provider)
-
-
-class _NoProvider(resource.Resource):
-    """A JSON 404 for a provider that does not exist or takes no DLRs."""
-
-    isLeaf = True
-
-    def __init__(self, name: str):
-        super().__init__()
-        self.error = NotFound(f"no provider {name!r} takes DLR callbacks")
-
-    def render(self, request):
-        reply = json_reply(self.error.to_json(), self.error.status)
-        request.setResponseCode(reply.status)
-        request.setHeader(b"content-type", reply.content_type)
-        return reply.body
+        super().__init__(context, lambda provider: hasattr(provider, "handle_dlr"),
+                         lambda provider: DlrResource(provider), "DLR callbacks")
 
 
 class DlrResource(resource.Resource):

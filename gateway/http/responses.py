@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 
 from twisted.internet import defer
-from twisted.web import server
+from twisted.web import resource, server
 
 from gateway.http.errors import HttpError, InternalError, ServiceUnavailable
 from gateway.logs import Logger
 from gateway.store.scripting import StoreUnavailable
 
-__all__ = ["Reply", "json_reply", "text_reply", "run", "client_address"]
+__all__ = ["Reply", "json_reply", "error_reply", "text_reply", "run", "client_address", "ProviderRoot",
+           "Refusal"]
 
 log = Logger(namespace="gateway.http")
 
@@ -36,6 +37,12 @@ class Reply:
 def json_reply(body, status: int = 200, headers=None) -> Reply:
     data = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return Reply(status, b"application/json; charset=utf-8", data, headers)
+
+
+def error_reply(error: HttpError) -> Reply:
+    """The JSON answer to an `HttpError` (with its ``Allow`` header, when it has one)."""
+    headers = {b"allow": error.details["allow"].encode()} if "allow" in error.details else None
+    return json_reply(error.to_json(), error.status, headers)
 
 
 def text_reply(text: str, status: int = 200, charset: str = "utf-8") -> Reply:
@@ -88,3 +95,41 @@ def run(request, handler, on_error) -> int:
     d.addCallback(write)
     d.addErrback(lambda f: log.failure("writing the answer to {path} failed", f, path=request.path))
     return server.NOT_DONE_YET
+
+
+class ProviderRoot(resource.Resource):
+    """A path with one child per provider that takes some inbound call (``/dlr/<provider>``,
+    ``/telegram/<provider>``): ``child(provider)`` for a provider for which ``takes(provider)``,
+    else a JSON 404 saying that no provider of that name takes ``what``."""
+
+    def __init__(self, context, takes, child, what: str):
+        super().__init__()
+        self.context = context
+        self.takes = takes
+        self.child = child
+        self.what = what
+
+    def getChild(self, path, request):
+        from gateway.http.errors import NotFound
+
+        name = path.decode("utf-8", "replace")
+        provider = self.context.providers.get(name)
+        if provider is None or not self.takes(provider):
+            return Refusal(NotFound(f"no provider {name!r} takes {self.what}"))
+        return self.child(provider)
+
+
+class Refusal(resource.Resource):
+    """Answers ``error`` (an `HttpError`) to any request under it."""
+
+    isLeaf = True
+
+    def __init__(self, error: HttpError):
+        super().__init__()
+        self.error = error
+
+    def render(self, request):
+        return run(request, self._refuse, error_reply)
+
+    async def _refuse(self):
+        raise self.error

@@ -18,9 +18,8 @@ import json
 
 from twisted.web import resource
 
-from gateway.http.errors import BadParameters, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, \
-    ServiceUnavailable
-from gateway.http.responses import json_reply, run
+from gateway.http.errors import BadParameters, Forbidden, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable
+from gateway.http.responses import ProviderRoot, error_reply, json_reply, run
 from gateway.providers.telegram.bot import UpdateNotHandled
 
 __all__ = ["TelegramRoot", "WebhookResource", "MAX_UPDATE_BODY"]
@@ -30,35 +29,12 @@ MAX_UPDATE_BODY = 1024 * 1024
 _SECRET_HEADER = b"x-telegram-bot-api-secret-token"
 
 
-class TelegramRoot(resource.Resource):
+class TelegramRoot(ProviderRoot):
     """``/telegram``: one child per Telegram bot provider in webhook mode."""
 
     def __init__(self, context):
-        super().__init__()
-        self.context = context
-
-    def getChild(self, path, request):
-        name = path.decode("utf-8", "replace")
-        provider = self.context.providers.get(name)
-        if provider is None or not getattr(provider, "takes_webhook", False):
-            return _Refusal(NotFound(f"no provider {name!r} takes Telegram webhook updates"))
-        return WebhookResource(provider)
-
-
-class _Refusal(resource.Resource):
-    """A JSON error for any request under it."""
-
-    isLeaf = True
-
-    def __init__(self, error):
-        super().__init__()
-        self.error = error
-
-    def render(self, request):
-        return run(request, self._refuse, _error_reply)
-
-    async def _refuse(self):
-        raise self.error
+        super().__init__(context, lambda provider: getattr(provider, "takes_webhook", False),
+                         lambda provider: WebhookResource(provider), "Telegram webhook updates")
 
 
 class WebhookResource(resource.Resource):
@@ -71,7 +47,7 @@ class WebhookResource(resource.Resource):
         self.provider = provider
 
     def render(self, request):
-        return run(request, lambda: self.handle(request), _error_reply)
+        return run(request, lambda: self.handle(request), error_reply)
 
     async def handle(self, request):
         if request.method != b"POST":
@@ -98,8 +74,3 @@ def _update(request) -> dict:
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise BadParameters("an update is a JSON object with an integer update_id")
     return update
-
-
-def _error_reply(error):
-    headers = {b"allow": error.details["allow"].encode()} if "allow" in error.details else None
-    return json_reply(error.to_json(), error.status, headers)

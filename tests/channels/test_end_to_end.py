@@ -32,21 +32,12 @@ from gateway.store.messages import MessageStore
 from gateway.store.outbox import Outbox
 from gateway.store.queues import Queues
 from gateway.store.tracker import Tracker
-from tests.channels.fakes import FakeTelegram, serve
 from tests.dispatch.support import eventually
 
 ACCOUNT = Account("shop", throughput=0, dedup_window=0)
 # The regular expression smsc.ru gives its clients for parsing an HLR result.
 HLR_RESULT = re.compile(r"^id:(\S+) stat:(\w+) err:(\d+) imsi:(\d*) msc:(\d*) mcc:(\d*) mnc:(\d*) "
                         r"cn:([^ ]*) net:([^ ]*) rcn:([^ ]*) rnet:([^ ]*)")
-
-
-@pytest_twisted.async_yield_fixture
-async def telegram():
-    api = FakeTelegram()
-    api.url, port = await serve(api)
-    yield api
-    await port.stopListening()
 
 
 @pytest_twisted.async_yield_fixture

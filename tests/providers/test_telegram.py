@@ -10,19 +10,9 @@ from gateway.model import Outcome, State
 from gateway.providers.telegram.bot import NOT_LINKED, NOT_LINKED_REASON, OTHER_BOT, BotOptions, BotProvider
 from gateway.providers.telegram.codes import NOT_ON_TELEGRAM, BadCallback, GatewayOptions, GatewayProvider
 from gateway.providers.telegram.links import PhoneLinks
-from tests.channels.fakes import FakeTelegram, serve
 from tests.channels.support import RecordingSink, bounded, message
 
 PHONE = "79001234567"
-
-
-@pytest_twisted.async_yield_fixture
-async def telegram():
-    api = FakeTelegram()
-    url, port = await serve(api)
-    api.url = url
-    yield api
-    await port.stopListening()
 
 
 def bot_provider(telegram, redis, sink=None, clock=None, **options):

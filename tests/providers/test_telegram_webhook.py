@@ -19,20 +19,10 @@ from gateway.providers.options import ProviderOptionError
 from gateway.providers.telegram.bot import BotOptions, BotProvider
 from gateway.providers.telegram.links import PhoneLinks
 from gateway.providers.telegram.webhook import derived_secret
-from tests.channels.fakes import FakeTelegram, serve
 from tests.channels.support import RecordingSink, bounded, message
 
 PHONE = "79001234567"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-@pytest_twisted.async_yield_fixture
-async def telegram():
-    api = FakeTelegram()
-    url, port = await serve(api)
-    api.url = url
-    yield api
-    await port.stopListening()
 
 
 class Site:
