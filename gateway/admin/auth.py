@@ -70,7 +70,7 @@ class AdminAuth:
         if key is None:
             raise BadCredentials("credentials required: Authorization: Bearer <admin token or API key>")
         address = _address(request)
-        if self.failures is not None and self.failures.blocked(address):
+        if self.failures is not None and await self.failures.check(address):
             raise IpBlocked(f"address {address} is temporarily blocked after repeated bad credentials")
         if hmac.compare_digest(key.encode(), self.token.encode()):
             return Caller("admin", True)
@@ -78,7 +78,7 @@ class AdminAuth:
         if account is None:
             self.log.info("admin API: bad credentials from {address}", address=address)
             if self.failures is not None:
-                self.failures.failed(address)
+                await self.failures.failed(address)  # counted by all nodes before the answer
             raise BadCredentials("invalid admin token or API key")
         return Caller(account.name, account.name in self.admin_accounts, account.name)
 

@@ -23,7 +23,7 @@ from gateway.admin.console import AdminRoot, console_resource
 from gateway.admin.context import AdminContext
 from gateway.archive.query import Archive
 from gateway.archive.retention import Retention
-from gateway.http.auth import FailedLogins
+from gateway.http.auth import FailedLogins, shared_logins
 from gateway.logs import Logger
 from gateway.metrics import MeteredAcceptor, MeteredSink, Metrics, MetricsResource
 from gateway.sync.client import FeedClient
@@ -99,8 +99,7 @@ def _ready(engine, gateway, config, parts: Installed, nodes, reactor):
         node=engine.node, config=config, redis=engine.redis, clock=reactor, accounts=engine.accounts,
         acceptor=engine.acceptor, queues=engine.queues, router=engine.router, providers=engine.providers,
         archive=archive, auth=AdminAuth(config.admin["token"], engine.accounts, config.admin["accounts"],
-                       FailedLogins(reactor, config.http["failed_login_limit"],
-                                    config.http["failed_login_window"], config.http["failed_login_block"])),
+                       _admin_failures(engine.redis, reactor, config)),
         puller=puller, metrics=metrics, notifier=engine.notifier,
         registries=lambda: _registries(gateway), load_routes=_route_loader(config),
     )
@@ -108,6 +107,14 @@ def _ready(engine, gateway, config, parts: Installed, nodes, reactor):
     log.info("admin API {state}, console at /console/, metrics at /metrics, {nodes} sync node(s)",
              state="enabled" if config.admin["token"] else "disabled (no [admin] token)", nodes=len(nodes))
     return engine
+
+
+def _admin_failures(redis, reactor, config) -> FailedLogins:
+    """Bad admin credentials per address, counted on every node (the ``[http]`` login limits)."""
+    limit, window, block = (config.http[k] for k in ("failed_login_limit", "failed_login_window",
+                                                      "failed_login_block"))
+    return FailedLogins(reactor, limit, window, block,
+                        shared=shared_logins(redis, reactor, "admin_ip"))
 
 
 def _registries(root) -> list:

@@ -13,9 +13,10 @@ digest, never in plain text) until that hash changes.
 An address that fails to log in ``limit`` times within ``window`` seconds is
 refused for ``block`` seconds (smsc.ru error 4), and so is a login name that
 fails that often from any addresses (password guessing spread over many
-addresses; a wrong API key names no account, so only its address counts); an
-address outside the account's ``allowed_ips`` is refused like a wrong password
-(smsc.ru error 2).
+addresses; a wrong API key names no account, so only its address counts).
+The counts and blocks hold on every node sharing the Redis (`FailedLogins`
+with a `gateway.store.throttle.SharedFailures`).  An address outside the
+account's ``allowed_ips`` is refused like a wrong password (smsc.ru error 2).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from zope.interface import implementer
 from gateway.interfaces import IAccountAvatar
 from gateway.logs import Logger
 from gateway.http.errors import BadCredentials, IpBlocked
+from gateway.store.throttle import SharedFailures
 
 __all__ = ["IAPIKey", "APIKey", "AccountCache", "ApiKeyChecker", "PasswordChecker",
-           "AccountRealm", "FailedLogins", "Authenticator"]
+           "AccountRealm", "FailedLogins", "shared_logins", "Authenticator"]
 
 
 class IAPIKey(credentials.ICredentials):
@@ -160,19 +162,32 @@ class AccountRealm:
 
 class FailedLogins:
     """Counts failed logins per key (an address, a login name); too many in a window blocks
-    the key a while.  A ``limit`` of 0 never blocks."""
+    the key a while.  A ``limit`` of 0 never blocks.
+
+    With ``shared`` (a `gateway.store.throttle.SharedFailures`) failures are counted on
+    every node, and blocks set by any node are learned from those answers.  Requests of a
+    key that failed here lately also look the shared block up (`check`, one PTTL), so that
+    the usual request, of a key that never failed, costs no Redis round trip.  This node's
+    own count decides only when Redis does not answer.
+    """
+
+    log = Logger()
 
     def __init__(self, clock, limit: int = 20, window: float = 60.0, block: float = 60.0,
-                 max_addresses: int = 100_000):
+                 max_addresses: int = 100_000, shared=None, what: str = "address"):
         self.clock = clock
         self.max_addresses = max_addresses
         self.limit = limit
         self.window = window
         self.block = block
+        self.what = what
+        self.shared = shared
         self._failures: dict[str, list] = {}
         self._blocked: dict[str, float] = {}
+        self._last: dict[str, float] = {}  # key -> time of its last failure here (with ``shared``)
 
     def blocked(self, address: str) -> bool:
+        """True while ``address`` is refused (as far as this node knows)."""
         until = self._blocked.get(address)
         if until is None:
             return False
@@ -181,19 +196,72 @@ class FailedLogins:
         del self._blocked[address]
         return False
 
-    def failed(self, address: str) -> None:
+    def check(self, address: str) -> defer.Deferred:
+        """Fires with True while ``address`` is blocked here, or by any node if it failed here
+        within the last window and block; never fails."""
+        if self.blocked(address):
+            return defer.succeed(True)
+        last = self._last.get(address)
+        if self.shared is None or last is None or not self.limit:
+            return defer.succeed(False)
+        if last <= self.clock.seconds() - self.window - self.block:
+            del self._last[address]
+            return defer.succeed(False)
+        return self.shared.blocked(address).addCallback(self._learn, address)
+
+    def failed(self, address: str) -> defer.Deferred:
+        """One more failed login of ``address``; blocks it at the limit: the shared count's if
+        Redis answers, else this node's.  Fires (never fails) once that is decided:
+        answer the client then, so that a block is in force before its next try."""
         if not self.limit:
-            return
+            return defer.succeed(None)
         now = self.clock.seconds()
         if len(self._failures) >= self.max_addresses:  # a flood of addresses: forget, stay bounded
             self._failures.clear()
         recent = [t for t in self._failures.get(address, ()) if t > now - self.window]
         recent.append(now)
+        self._failures[address] = recent
+        if self.shared is None:
+            self._counted(None, address)
+            return defer.succeed(None)
+        if len(self._last) >= self.max_addresses:
+            self._last.clear()
+        self._last[address] = now
+        d = self.shared.failed(address, self.limit, self.window, self.block)
+        return d.addCallback(self._counted, address)
+
+    def _counted(self, counted, address: str) -> None:
+        if counted is not None:
+            self._learn(counted.blocked, address)
+            if counted.new:
+                self.log.warn("{failures} failed logins of {what} {key} within {window:g} s, counted by all nodes "
+                              "({scope}): refused on every node for {block:g} s", failures=counted.failures,
+                              what=self.what, key=address, window=self.window, scope=self.shared.scope,
+                              block=counted.blocked)
+            return
+        recent = self._failures.get(address, ())  # Redis unreachable (or none): this node's count decides
         if len(recent) >= self.limit:
-            self._blocked[address] = now + self.block
-            self._failures.pop(address, None)
-        else:
-            self._failures[address] = recent
+            self._blocked[address] = self.clock.seconds() + self.block
+            del self._failures[address]
+            self.log.warn("{failures} failed logins of {what} {key} within {window:g} s: refused for {block:g} s",
+                          failures=len(recent), what=self.what, key=address, window=self.window, block=self.block)
+
+    def _learn(self, left, address: str) -> bool:
+        """Remember a block some node set; True if there is one."""
+        if not left:
+            return False
+        now = self.clock.seconds()
+        if len(self._blocked) >= self.max_addresses:
+            self._blocked = {k: until for k, until in self._blocked.items() if until > now}
+        until = now + left
+        self._blocked[address] = max(self._blocked.get(address, 0.0), until)
+        self._failures.pop(address, None)  # a fresh start once the block is over
+        return True
+
+
+def shared_logins(redis, clock, scope: str):
+    """Failed logins of ``scope`` counted on every node sharing ``redis`` (if any)."""
+    return SharedFailures(redis, clock, scope) if redis is not None else None
 
 
 class Authenticator:
@@ -210,23 +278,25 @@ class Authenticator:
     @defer.inlineCallbacks
     def login(self, creds, address: str):
         """The `Account` for ``creds`` from ``address``; raises `BadCredentials` / `IpBlocked`."""
-        if self.failures.blocked(address):
+        if (yield self.failures.check(address)):
             raise IpBlocked(f"address {address} is temporarily blocked after repeated failed logins")
         name = _login_name(creds)
-        if name is not None and self.account_failures.blocked(name):
+        if name is not None and (yield self.account_failures.check(name)):
             self.log.info("HTTP login of {account} from {address} refused: too many failed logins of the account",
                           account=name, address=address)
             raise IpBlocked("login temporarily blocked after repeated failed logins")
         try:
             _, account, _ = yield self.portal.login(creds, None, IAccountAvatar)
         except error.UnauthorizedLogin:
-            self.failures.failed(address)
-            if name is not None:
-                self.account_failures.failed(name)
             self.log.info("failed HTTP login from {address}", address=address)
+            # answered once counted by all nodes: a block is in force before the next try
+            counted = [self.failures.failed(address)]
+            if name is not None:
+                counted.append(self.account_failures.failed(name))
+            yield defer.gatherResults(counted)
             raise BadCredentials("invalid credentials") from None
         if not account.ip_allowed(address):
-            self.failures.failed(address)
+            yield self.failures.failed(address)
             self.log.info("account {account}: login from {address} outside allowed_ips",
                           account=account.name, address=address)
             raise BadCredentials("invalid credentials or address not allowed for this account")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.channels import Channels
-from gateway.http.auth import AccountCache, Authenticator, FailedLogins
+from gateway.http.auth import AccountCache, Authenticator, FailedLogins, shared_logins
 from gateway.http.errors import ServiceUnavailable
 from gateway.http.sending import Sender
 from gateway.http.signing import CallbackSigner
@@ -58,10 +58,11 @@ class HttpContext:
         limits = {"failed_login_limit": 20, "failed_login_account_limit": 20, "failed_login_window": 60.0,
                   "failed_login_block": 60.0, **self.login_limits}
         window, block = limits["failed_login_window"], limits["failed_login_block"]
-        self.auth = Authenticator(
-            self.cache, self.clock,
-            FailedLogins(self.clock, limits["failed_login_limit"], window, block),
-            FailedLogins(self.clock, limits["failed_login_account_limit"], window, block))
+        self.auth = Authenticator(self.cache, self.clock, *(
+            FailedLogins(self.clock, limits[setting], window, block, what=what,
+                         shared=shared_logins(self.redis, self.clock, scope))
+            for setting, scope, what in [("failed_login_limit", "login_ip", "address"),
+                                         ("failed_login_account_limit", "login_name", "login")]))
         if self.channels is None:
             self.channels = Channels.discover()
         self.sender = Sender(self.acceptor, self.default_region, self.channels)

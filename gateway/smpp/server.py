@@ -46,6 +46,7 @@ from gateway.smpp.reports import ReportPump
 from gateway.smpp.session import SMPPSession
 from gateway.store.control import MessageControl
 from gateway.store.scripting import StoreUnavailable
+from gateway.store.throttle import SharedFailures
 
 __all__ = ["BindState", "SMPPServerSession", "SMPPServerFactory", "SMPPServer", "engine_factory",
            "DEFAULT_SETTINGS"]
@@ -277,9 +278,24 @@ class SMPPServerSession(SMPPSession):
         if max_binds and len(factory.registry) >= max_binds:
             return self._refuse(pdu, system_id, CommandStatus.ESME_RBINDFAIL, f"{max_binds} binds on this node")
         self.state = BindState.BINDING
-        d = factory.portal.login(UsernamePassword(system_id, p.get("password", "")), BindPeer(host), ISMPPAccount)
-        d.addCallbacks(self._bound, self._bind_failed, (pdu, flags), None, (pdu, system_id))
+        # A block set by another node is looked up alongside the login (no added wait); a node
+        # that learns of one refuses the next binds unseen, like its own blocks.
+        blocks = defer.gatherResults([factory.failed_binds.check(host),
+                                      factory.failed_account_binds.check(system_id)])
+        login = factory.portal.login(UsernamePassword(system_id, p.get("password", "")), BindPeer(host),
+                                     ISMPPAccount)
+        d = defer.DeferredList([blocks, login], consumeErrors=True)
+        d.addCallback(self._bind_checked, pdu, flags, system_id)
         return d
+
+    def _bind_checked(self, results, pdu: PDU, flags: BindFlags, system_id: str):
+        (checked, blocks), (ok, login) = results
+        if checked and (blocks[0] or blocks[1]):
+            if self.state is BindState.BINDING:
+                self.state = BindState.OPEN
+            reason = "too many failed binds" if blocks[0] else "too many wrong passwords"
+            return self._refuse(pdu, system_id, CommandStatus.ESME_RBINDFAIL, reason)
+        return self._bound(login, pdu, flags) if ok else self._bind_failed(login, pdu, system_id)
 
     def _bound(self, result, pdu: PDU, flags: BindFlags):
         _, account, _logout = result
@@ -313,17 +329,24 @@ class SMPPServerSession(SMPPSession):
         if self.state is BindState.BINDING:
             self.state = BindState.OPEN
         if failure.check(BindRefused):
-            self.factory.failed_binds.failed(self.host)
+            counted = [self.factory.failed_binds.failed(self.host)]
             if failure.check(WrongPassword):
-                self.factory.failed_account_binds.failed(system_id)
-            return self._refuse(pdu, system_id, failure.value.status, failure.value.reason)
+                counted.append(self.factory.failed_account_binds.failed(system_id))
+            return self._refuse_counted(counted, pdu, system_id, failure.value.status, failure.value.reason)
         if failure.check(StoreUnavailable):
             return self._refuse(pdu, system_id, CommandStatus.ESME_RSYSERR, "store unavailable")
         if failure.check(UnauthorizedLogin):
-            self.factory.failed_binds.failed(self.host)
-            return self._refuse(pdu, system_id, CommandStatus.ESME_RBINDFAIL, failure.getErrorMessage())
+            counted = [self.factory.failed_binds.failed(self.host)]
+            return self._refuse_counted(counted, pdu, system_id, CommandStatus.ESME_RBINDFAIL,
+                                        failure.getErrorMessage())
         self.log.failure("bind of {system_id} from {peer} failed", failure, system_id=system_id, peer=self.peer)
         return pdu.resp(CommandStatus.ESME_RSYSERR)
+
+    def _refuse_counted(self, counted: list, pdu: PDU, system_id: str, status, reason: str):
+        """Refuse once the failure is counted (by all nodes: the block, if any, is then in force
+        before the client can try again; the counts never fail)."""
+        d = defer.gatherResults(counted)
+        return d.addCallback(lambda _: self._refuse(pdu, system_id, status, reason))
 
     def _refuse(self, pdu: PDU, system_id: str, status, reason: str) -> PDU:
         self.log.info("bind of {system_id} from {peer} refused: {reason} ({status})", system_id=system_id,
@@ -421,11 +444,15 @@ class SMPPServerFactory(protocol.Factory):
         control = control or MessageControl(acceptor.redis, clock)
         self.operations = MessageOperations(acceptor, assembler or acceptor, messages, control, clock)
         self.registry = registry or BindRegistry(acceptor.redis, clock, node, notifier=notifier)
-        self.failed_binds = FailedBinds(clock, int(self.settings["failed_bind_limit"]),
-                                        float(self.settings["failed_bind_delay"]))
+        delay = float(self.settings["failed_bind_delay"])
+        limit, account_limit = int(self.settings["failed_bind_limit"]), int(self.settings["failed_bind_account_limit"])
+        redis = acceptor.redis
+        self.failed_binds = FailedBinds(clock, limit, delay,
+                                        shared=SharedFailures(redis, clock, "bind_ip") if redis else None)
         #: wrong passwords in a row per system_id, whatever the address (guessing spread over many)
-        self.failed_account_binds = FailedBinds(clock, int(self.settings["failed_bind_account_limit"]),
-                                                float(self.settings["failed_bind_delay"]), what="system_id")
+        self.failed_account_binds = FailedBinds(
+            clock, account_limit, delay, what="system_id",
+            shared=SharedFailures(redis, clock, "bind_account") if redis else None)
         self.sessions: set[SMPPServerSession] = set()
         self.stopping = False
         self._writes: set[defer.Deferred] = set()

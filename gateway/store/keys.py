@@ -82,6 +82,13 @@ SMPP server
   ``smsgw:binds:{account}:kick`` channel: a bind id whose node must unbind it (replaced
                                 by a newer bind of the login on another node)
 
+Brute-force protection (gateway/store/throttle.py; shared by every node)
+  ``smsgw:fail:{scope}:{key}``  counter (expires): failures of ``{key}`` (an address, a
+                                system_id, a login name) in ``{scope}`` (``bind_ip``,
+                                ``bind_account``, ``login_ip``, ``login_name``, ``admin_ip``)
+  ``smsgw:block:{scope}:{key}`` string with TTL: the key is refused on every node until it
+                                expires; the value is the failure count that blocked it
+
 Archive (gateway/archive; written by the message scripts themselves, see common.lua)
   ``smsgw:ar:{day}``            zset (score 0, by member = by time): every archived message
                                 of UTC day ``{day}`` (days since the epoch); a member is a
@@ -340,3 +347,22 @@ def telegram_phone(bot: str, chat_id) -> str:
 
 def telegram_offset(bot: str) -> str:
     return f"{PREFIX}tg:{bot}:offset"
+
+
+# -- brute-force protection: failure counts and blocks shared by every node -------
+
+__all__ += ["failures", "failures_block"]
+
+
+def failures(scope: str, key: str) -> str:
+    return f"{PREFIX}fail:{scope}:{key}"
+
+
+def failures_block(scope: str, key: str) -> str:
+    return f"{PREFIX}block:{scope}:{key}"
+
+
+LUA += f"""
+function K.failures(s, k) return '{PREFIX}fail:' .. s .. ':' .. k end
+function K.failures_block(s, k) return '{PREFIX}block:' .. s .. ':' .. k end
+"""

@@ -185,6 +185,27 @@ async def test_failed_binds_from_one_address_are_throttled(redis, redis_server):
 
 
 @pytest_twisted.ensureDeferred
+async def test_failed_binds_spread_over_two_nodes_block_the_address_on_both(redis, redis_server):
+    settings = {"failed_bind_limit": 2, "failed_bind_delay": 60}
+    nodes = [await start_live(redis, redis_server.url, settings=settings) for _ in range(2)]
+    esmes = [Esme(g.port) for g in nodes + nodes]
+    try:
+        for esme in esmes[:2]:  # one wrong password on each node
+            with pytest.raises(Exception) as caught:
+                await esme.run("bind", password="guess")
+            assert caught.value.args[1] == S.ESME_RINVPASWD
+        for esme in esmes[2:]:  # the right password, refused by both
+            with pytest.raises(Exception) as caught:
+                await esme.run("bind")
+            assert caught.value.args[1] == S.ESME_RBINDFAIL
+    finally:
+        for esme in esmes:
+            esme.client.disconnect()
+        for g in nodes:
+            await g.stop()
+
+
+@pytest_twisted.ensureDeferred
 async def test_validity_and_registered_delivery_are_kept(live):
     esme = await bound(live, "transmitter")
     resp = await esme.run("submit", b"soon", validity_period="000000000500000R", registered_delivery=1,

@@ -71,7 +71,8 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
 async def test_lua_key_names_match_python(redis):
     names = ["message", "upstream", "throughput", "dedup", "balance", "multipart", "ready", "delayed",
              "inflight", "queue_wake", "outbox_ready", "outbox_taken", "outbox_items",
-             "outbox_undelivered", "outbox_wake", "mo_number", "account", "api_key"]
+             "outbox_undelivered", "outbox_wake", "mo_number", "account", "api_key", "failures",
+             "failures_block"]
     calls = []
     for name in names:
         arity = getattr(keys, name).__code__.co_argcount
