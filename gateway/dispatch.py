@@ -251,7 +251,12 @@ class Dispatcher(service.Service):
         if provider is None or not self.running or not self._leased or name in self._doubt:
             return None
         reserved = self._reserved.get(name, 0)
-        if int(provider.capacity()) <= reserved:
+        try:
+            room = int(provider.capacity())
+        except Exception:  # a provider's bug must not fail the accept: the message is queued
+            self.log.failure("capacity() of provider {provider} failed", provider=name)
+            return None
+        if room <= reserved:
             return None
         self._reserved[name] = reserved + 1
         return self.owner

@@ -206,3 +206,22 @@ async def test_a_dead_node_s_messages_that_skipped_the_queue_are_sent_by_another
         await settled(redis, queues, messages)
     finally:
         await second.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_provider_whose_capacity_fails_gets_its_messages_queued_not_refused(redis, acceptor, queues):
+    class Broken(CountingProvider):
+        def capacity(self):
+            raise RuntimeError("a plugin's bug")
+
+    broken = Broken("p1")
+    d = Dispatcher(queues, [broken], "node#1", reactor, poll_interval=60)
+    acceptor.set_direct(d)
+    await queues.renew("node#1", 30_000)
+    d._leased = True
+    d.running = True
+    try:
+        message = await acceptor.accept(ACCOUNT, Submit("79001234567", "kept"))
+        assert await redis.zscore(keys.ready("p1"), message.id) is not None
+    finally:
+        d.running = False
